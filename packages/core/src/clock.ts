@@ -1,0 +1,25 @@
+import { performance } from 'node:perf_hooks'
+
+/**
+ * The recorder's one clock: monotonic microseconds on the same base as
+ * `process.hrtime.bigint() / 1000n`, which is also the base of V8 CPU profile
+ * timestamps, so samples and events line up without conversion.
+ * `performance.now()` is cheaper than `hrtime.bigint()`, so the offset between
+ * the two is measured once and added.
+ */
+const offsetMicros = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000
+
+/** Monotonic microseconds (fractional), comparable with CPU profile timestamps. */
+export function nowMicros(): number {
+  return performance.now() * 1000 + offsetMicros
+}
+
+/** Wall-clock milliseconds since the epoch that correspond to a {@link nowMicros} value. */
+export function toEpochMillis(micros: number): number {
+  return Date.now() - (nowMicros() - micros) / 1000
+}
+
+/** Converts a perf_hooks timestamp (ms since timeOrigin, e.g. an entry's startTime) to {@link nowMicros}. */
+export function perfMillisToMicros(ms: number): number {
+  return ms * 1000 + offsetMicros
+}

@@ -1,0 +1,265 @@
+import type { Writable } from 'node:stream'
+import { active } from './active.ts'
+import { nowMicros, toEpochMillis } from './clock.ts'
+import { channels } from './diagnostics.ts'
+import { ErrorCodes, FlightRecorderError } from './errors.ts'
+import { EventKind } from './events.ts'
+import { ErrorReporter } from './logger.ts'
+import {
+  type FlightRecorderOptions,
+  type ResolvedRecorderOptions,
+  resolveRecorderOptions,
+} from './options.ts'
+import { asyncContextFrameEnabled, RecordingState, type Source } from './recording.ts'
+import { Ring } from './ring/ring.ts'
+import type { SnapshotTrigger } from './snapshot/trace-format.ts'
+import { writeSnapshot } from './snapshot/write.ts'
+import { CausalSource } from './sources/causal.ts'
+import { CounterSource } from './sources/counters.ts'
+import { CpuSamplerSource } from './sources/cpu-sampler.ts'
+import { GcSource } from './sources/gc.ts'
+import { HttpClientSource } from './sources/http-client.ts'
+import { HttpServerSource } from './sources/http-server.ts'
+import { StallSource } from './sources/stalls.ts'
+
+/** Extra facts a snapshot's metadata records about why it was taken. */
+export type { SnapshotTrigger }
+
+/**
+ * FlightRecorder keeps the last seconds of what this Node.js process did in
+ * memory, and writes that window as a trace on demand: Go's
+ * `runtime/trace.FlightRecorder`, for Node.js. One recorder may run per process.
+ *
+ * It records HTTP requests served and made, what the event loop ran (a CPU
+ * sampler that never stops), loop stalls, GC, counters, and user annotations
+ * and logs; at the `'causal'` level also which async context resolved the
+ * promise each continuation waited on.
+ *
+ * Configuration is fixed at construction: `minAge` (ms, default 10 000) is a
+ * lower bound on the history kept; `maxBytes` (default 10 MiB) an upper bound
+ * on the window's size, and it wins over `minAge`.
+ *
+ * @example
+ * import { createWriteStream } from 'node:fs'
+ * import { FlightRecorder } from '@flightrec/core'
+ *
+ * const fr = new FlightRecorder({ minAge: 10_000, maxBytes: 10 * 1024 * 1024 })
+ * fr.start()
+ * // ... later, when something went wrong:
+ * const bytes = await fr.writeTo(createWriteStream('snapshot.json'))
+ */
+export class FlightRecorder {
+  readonly options: ResolvedRecorderOptions
+  #errors: ErrorReporter
+  #state: RecordingState | undefined
+  #sources: Source[] = []
+  #causal: CausalSource | undefined
+  #causalTimer: NodeJS.Timeout | undefined
+  #sampler: CpuSamplerSource | undefined
+  #writing = false
+  #startedAt = 0
+  #generation = 0
+
+  constructor(options?: FlightRecorderOptions) {
+    this.options = resolveRecorderOptions(options)
+    this.#errors = new ErrorReporter(this.options.logger)
+  }
+
+  /** True between a successful {@link start} and {@link stop}. */
+  get enabled(): boolean {
+    return this.#state !== undefined
+  }
+
+  /** The recorder's own errors so far, counted per code (each was logged once). */
+  get errorCounts(): Record<string, number> {
+    return this.#errors.toJSON()
+  }
+
+  /** Bytes the window holds now (0 when stopped). */
+  get windowBytes(): number {
+    return this.#state?.ring.bytes ?? 0
+  }
+
+  /**
+   * Starts recording. Throws `ERR_FLIGHTREC_ALREADY_STARTED` if this recorder
+   * runs, `ERR_FLIGHTREC_ANOTHER_ACTIVE` if another one does.
+   */
+  start(): void {
+    if (this.#state) {
+      throw new FlightRecorderError(ErrorCodes.ALREADY_STARTED, 'flight recorder already started')
+    }
+    if (active.owner) {
+      throw new FlightRecorderError(
+        ErrorCodes.ANOTHER_ACTIVE,
+        'another flight recorder is active in this process',
+      )
+    }
+    const o = this.options
+    const ring = new Ring({ minAgeMicros: o.minAge * 1000, maxBytes: o.maxBytes })
+    const state = new RecordingState(o, ring, this.#errors)
+    const causal = o.level === 'causal'
+    state.attribute = causal || asyncContextFrameEnabled()
+    this.#state = state
+    this.#startedAt = nowMicros()
+    this.#generation++
+    active.recording = state
+    active.owner = this
+    this.#sampler = new CpuSamplerSource(state)
+    this.#causal = new CausalSource(state)
+    this.#sources = [
+      new HttpServerSource(state, state.attribute),
+      new HttpClientSource(state),
+      this.#sampler,
+      new StallSource(state),
+      new GcSource(state),
+      new CounterSource(state),
+    ]
+    if (causal) this.#sources.push(this.#causal)
+    for (const source of this.#sources) {
+      try {
+        source.start()
+      } catch (err) {
+        this.#errors.report(
+          ErrorCodes.SOURCE_FAILED,
+          `source '${source.name}' could not start`,
+          err,
+        )
+      }
+    }
+  }
+
+  /** Stops recording and drops the window. Harmless if not started; can start again. */
+  stop(): void {
+    const state = this.#state
+    if (!state) return
+    clearTimeout(this.#causalTimer)
+    this.#causalTimer = undefined
+    for (const source of [...this.#sources, this.#causal]) {
+      try {
+        source?.stop()
+      } catch (err) {
+        this.#errors.report(
+          ErrorCodes.SOURCE_FAILED,
+          `source '${source?.name}' could not stop`,
+          err,
+        )
+      }
+    }
+    this.#sources = []
+    this.#causal = undefined
+    this.#sampler = undefined
+    state.ring.clear()
+    this.#state = undefined
+    if (active.owner === this) {
+      active.owner = undefined
+      active.recording = undefined
+    }
+  }
+
+  /**
+   * Records that something went wrong (an instant in the trace), and, if
+   * `causalAfterTrigger` is set, records at the causal level for that long.
+   * Adapters call it before writing a snapshot; call it yourself when you
+   * decide to snapshot by hand.
+   */
+  markTrigger(trigger: SnapshotTrigger): void {
+    const state = this.#state
+    if (!state) return
+    const ts = nowMicros()
+    const seg = state.segment(ts)
+    const s = seg.strings
+    const req = trigger.request
+    seg.push(
+      EventKind.Trigger,
+      ts,
+      s.intern(trigger.reason),
+      req?.id ?? -1,
+      req?.durationMs !== undefined ? req.durationMs * 1000 : -1,
+      req ? s.intern(`${req.method} ${req.route ?? req.path ?? ''}`) : -1,
+    )
+    if (channels.trigger.hasSubscribers) channels.trigger.publish(trigger)
+    const ms = this.options.causalAfterTrigger
+    if (ms > 0 && this.options.level !== 'causal' && !this.#causalTimer && this.#causal) {
+      const causal = this.#causal
+      try {
+        causal.start()
+        state.attribute = true
+      } catch (err) {
+        this.#errors.report(ErrorCodes.SOURCE_FAILED, "source 'causal' could not start", err)
+        return
+      }
+      this.#causalTimer = setTimeout(() => {
+        this.#causalTimer = undefined
+        causal.stop()
+        state.attribute = asyncContextFrameEnabled()
+      }, ms)
+      this.#causalTimer.unref()
+    }
+  }
+
+  /**
+   * Writes the window, up to now, to `stream` as Chrome Trace Event JSON (opens
+   * in Perfetto UI and chrome://tracing) and resolves with the bytes written.
+   * The window is not consumed: call again, get it again. The stream is not
+   * ended. Encoding runs in slices of a few ms, so the event loop keeps serving.
+   *
+   * Rejects with `ERR_FLIGHTREC_NOT_ENABLED` when not recording, at once with
+   * `ERR_FLIGHTREC_WRITE_IN_PROGRESS` (and `bytesWritten` 0) while another
+   * writeTo runs, with `ERR_FLIGHTREC_STOPPED_DURING_WRITE` if {@link stop} is
+   * called meanwhile, and with `ERR_FLIGHTREC_SINK_FAILED` (and the partial
+   * `bytesWritten`) if the stream fails.
+   */
+  async writeTo(
+    stream: Writable | NodeJS.WritableStream,
+    trigger?: SnapshotTrigger,
+  ): Promise<number> {
+    const state = this.#state
+    if (!state) {
+      throw Object.assign(
+        new FlightRecorderError(ErrorCodes.NOT_ENABLED, 'flight recorder is not enabled'),
+        { bytesWritten: 0 },
+      )
+    }
+    if (this.#writing) {
+      throw Object.assign(
+        new FlightRecorderError(
+          ErrorCodes.WRITE_IN_PROGRESS,
+          'a snapshot is already being written',
+        ),
+        { bytesWritten: 0 },
+      )
+    }
+    this.#writing = true
+    const generation = this.#generation
+    try {
+      try {
+        this.#sampler?.roll()
+      } catch (err) {
+        this.#errors.report(ErrorCodes.SOURCE_FAILED, 'could not roll the CPU profile', err)
+      }
+      const end = nowMicros()
+      const segments = state.ring.seal(end)
+      const start = performance.now()
+      const bytes = await writeSnapshot(stream, segments, {
+        options: this.options,
+        startMicros: Math.max(this.#startedAt, segments[0]?.startTs ?? end),
+        endMicros: end,
+        epochMillisAtEnd: toEpochMillis(end),
+        level: state.attribute && this.#causalTimer ? 'causal' : this.options.level,
+        trigger,
+        errors: this.#errors.toJSON(),
+        aborted: () => this.#generation !== generation || this.#state !== state,
+      })
+      if (channels.snapshotWritten.hasSubscribers) {
+        channels.snapshotWritten.publish({
+          bytes,
+          reason: trigger?.reason ?? 'writeTo',
+          durationMs: performance.now() - start,
+        })
+      }
+      return bytes
+    } finally {
+      this.#writing = false
+    }
+  }
+}

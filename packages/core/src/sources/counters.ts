@@ -1,0 +1,59 @@
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { nowMicros } from '../clock.ts'
+import { EventKind } from '../events.ts'
+import type { Recording, Source } from '../recording.ts'
+
+/**
+ * Counters sampled every `counterInterval` ms: heap used/total, RSS, external
+ * memory, the worst event-loop delay and the loop utilisation over the period,
+ * active handles, and HTTP requests in flight (served + outgoing). The same
+ * tick seals an idle segment, so trimming by age happens even when nothing else does.
+ */
+export class CounterSource implements Source {
+  readonly name = 'counters'
+  #rec: Recording
+  #timer: NodeJS.Timeout | undefined
+  #delay: ReturnType<typeof monitorEventLoopDelay> | undefined
+
+  constructor(rec: Recording) {
+    this.#rec = rec
+  }
+
+  start(): void {
+    const rec = this.#rec
+    const delay = monitorEventLoopDelay({ resolution: 10 })
+    delay.enable()
+    this.#delay = delay
+    let elu: EventLoopUtilization = performance.eventLoopUtilization()
+    const sample = rec.guard(this, () => {
+      const ts = nowMicros()
+      const seg = rec.segment(ts)
+      const mem = process.memoryUsage()
+      seg.push(EventKind.MemoryCounters, ts, mem.heapUsed, mem.heapTotal, mem.rss, mem.external)
+      const now = performance.eventLoopUtilization()
+      const utilisation = performance.eventLoopUtilization(now, elu).utilization
+      elu = now
+      const maxDelayMs = delay.count > 0 ? delay.max / 1e6 : 0
+      delay.reset()
+      const handles = process.getActiveResourcesInfo().length
+      seg.push(
+        EventKind.LoopCounters,
+        ts,
+        maxDelayMs,
+        utilisation,
+        handles,
+        rec.inflightServer + rec.inflightClient,
+      )
+    })
+    sample()
+    this.#timer = setInterval(sample, rec.options.counterInterval)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#delay?.disable()
+    this.#delay = undefined
+  }
+}
