@@ -33,7 +33,10 @@ export function region<T>(name: string, fn: () => T): T {
 
 /**
  * Records a log line (Go: `trace.Log`) as an instant in the trace, attributed
- * to the current request where attribution is on. A no-op when no recorder runs.
+ * to the current request where attribution is on. `level` is a pino level
+ * number (default 30, info). Like every string in the trace, the message is
+ * cut at 2048 characters (MAX_STRING_LENGTH). A no-op
+ * when no recorder runs. See {@link pinoDestination} to record a pino logger's lines.
  *
  * @example
  * import { log } from '@flightrec/core'
@@ -48,7 +51,7 @@ export function log(category: string, message: string, level = 30): void {
     EventKind.Log,
     ts,
     seg.strings.intern(String(category)),
-    seg.strings.intern(String(message).slice(0, 4096)),
+    seg.strings.intern(String(message)),
     rec.currentRequestId(),
     level,
   )

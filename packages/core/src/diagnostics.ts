@@ -10,10 +10,11 @@ import dc from 'node:diagnostics_channel'
  * - `flightrec:trigger` `{ reason, request }`: a trigger decided to capture a snapshot.
  * Every publish is guarded by `hasSubscribers`, so it costs nothing unobserved.
  */
+/** The Node.js and undici channels the sources subscribe to, by what they carry. */
 export const subscribed = {
   serverRequestStart: 'http.server.request.start',
   serverResponseFinish: 'http.server.response.finish',
-  clientRequestStart: 'http.client.request.start',
+  clientRequestCreated: 'http.client.request.created',
   clientResponseFinish: 'http.client.response.finish',
   clientRequestError: 'http.client.request.error',
   undiciRequestCreate: 'undici:request:create',
@@ -21,12 +22,21 @@ export const subscribed = {
   undiciRequestError: 'undici:request:error',
 } as const
 
+/**
+ * The channels flightrec publishes (see the list above), for code that wants
+ * to react: a trigger policy, metrics, a test.
+ *
+ * @example
+ * import dc from 'node:diagnostics_channel'
+ * dc.subscribe('flightrec:loop:stall', ({ durationMs }) => console.warn(`loop blocked ${durationMs} ms`))
+ */
 export const channels = {
   stall: dc.channel('flightrec:loop:stall'),
   snapshotWritten: dc.channel('flightrec:snapshot:written'),
   trigger: dc.channel('flightrec:trigger'),
 }
 
+/** Payload of `flightrec:loop:stall`: when the blocked stretch began (recorder clock, µs) and how long it lasted. */
 export interface StallMessage {
   startMicros: number
   durationMs: number
@@ -42,6 +52,7 @@ export function subscribeAll(
   }
 }
 
+/** Publishes on `flightrec:loop:stall` if anyone listens. */
 export function publishStall(message: StallMessage): void {
   if (channels.stall.hasSubscribers) channels.stall.publish(message)
 }

@@ -8,7 +8,7 @@
  * (categories, argument names) is in snapshot/trace-format.ts, shared with the CLI.
  */
 export const EventKind = {
-  /** a: request id, b: s:method, c: s:path (no query unless allowed), d: s:headers JSON or -1 */
+  /** a: request id, b: s:method, c: s:path (no query unless allowed) */
   RequestStart: 1,
   /** a: request id, b: status, c: flags (RequestFlag) */
   RequestEnd: 2,
@@ -40,16 +40,26 @@ export const EventKind = {
   Log: 15,
   /** a: s:reason, b: request id or -1, c: duration µs of the triggering request or -1, d: s:route or -1 */
   Trigger: 16,
-  /** Causal level. a: async id, b: request id or -1, c: s:resource type */
-  AsyncBefore: 17,
-  /** Causal level. a: async id */
-  AsyncAfter: 18,
-  /** Causal level. a: async id, b: trigger async id, c: execution async id at creation, d: request id or -1 */
-  AsyncInit: 19,
-  /** Causal level. a: promise async id, b: execution async id that resolved it */
+  /**
+   * Causal level: one continuation (promise reaction) run, written when it ends.
+   * ts: start; a: run id, b: duration µs, c: request id or -1, d: s:function or -1
+   */
+  AsyncRun: 17,
+  /**
+   * Causal level: a request's continuation resumed after a promise another context settled.
+   * ts: resumed; a: run id of the resumed continuation, b: request id, c: wait start (µs, same clock), d: release id
+   */
+  AsyncWait: 18,
+  /**
+   * Causal level: a continuation settled a promise another request awaits.
+   * ts: settled; a: release id, b: run id of the settling continuation, c: its request id or -1,
+   * d: the awaiting request id, or -2 for several
+   */
   PromiseResolve: 20,
   /** a: request id, b: s:error name (the class or code, never the message) */
   RequestError: 21,
+  /** a: request id, b: s:header name (lowercase), c: s:value (only headers in `allow.headers`) */
+  RequestHeader: 22,
 } as const
 
 export type EventKindValue = (typeof EventKind)[keyof typeof EventKind]

@@ -9,12 +9,15 @@
  */
 
 export { log, region, task } from './annotations.ts'
+export * from './capture/index.ts'
 export { channels } from './diagnostics.ts'
 export type { ErrorCode } from './errors.ts'
 export { ErrorCodes, FlightRecorderError } from './errors.ts'
 export type { Logger } from './logger.ts'
 export type { AllowOptions, FlightRecorderOptions, RecordingLevel } from './options.ts'
 export { recorderDefaults } from './options.ts'
+export type { PinoDestination, PinoDestinationOptions } from './pino.ts'
+export { pinoDestination, pinoDestinationDefaults } from './pino.ts'
 export { FlightRecorder } from './recorder.ts'
 export type { RequestDescription } from './requests.ts'
 export { describeRequest, markRequestError, requestIdOf } from './requests.ts'

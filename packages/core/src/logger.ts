@@ -1,4 +1,10 @@
-/** The subset of a pino logger flightrec uses. Any pino, or `console`, fits. */
+/**
+ * The subset of a pino logger flightrec uses for its own failures. Any pino
+ * logger, or `console`, fits.
+ *
+ * @example
+ * new FlightRecorder({ logger: pino() })
+ */
 export interface Logger {
   info?(obj: object, msg?: string): void
   warn(obj: object, msg?: string): void
@@ -28,8 +34,7 @@ export class ErrorReporter {
     this.counts.set(code, seen + 1)
     if (seen > 0) return
     try {
-      const detail =
-        err instanceof Error ? err.message : err === undefined ? undefined : String(err)
+      const detail = describeError(err)
       if (this.#logger) {
         this.#logger.error({ code, err: detail }, `flightrec: ${message}`)
       } else {
@@ -47,4 +52,23 @@ export class ErrorReporter {
   toJSON(): Record<string, number> {
     return Object.fromEntries(this.counts)
   }
+}
+
+/** An error's message followed by its causes' codes and messages (e.g. the ENOSPC behind a failed write). */
+function describeError(err: unknown): string | undefined {
+  if (err === undefined) return undefined
+  const parts: string[] = []
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code
+      parts.push(
+        typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message,
+      )
+      e = e.cause
+    } else {
+      parts.push(String(e))
+      break
+    }
+  }
+  return parts.join(': ')
 }

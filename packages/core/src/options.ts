@@ -9,56 +9,100 @@ import {
   checkStringArray,
 } from './validate.ts'
 
-/** What a recorder records. `'causal'` adds who-resolved-whom flows (async_hooks; costs more). */
+/**
+ * What a recorder records. `'default'`: requests, outgoing calls, CPU
+ * samples, stalls, GC, counters, annotations (cheap enough to leave on).
+ * `'causal'`: also which async context resolved the promise each
+ * continuation waited on, drawn as flows (async_hooks: costs clearly more,
+ * see the benchmarks before leaving it on).
+ *
+ * @example
+ * new FlightRecorder({ level: 'causal' })
+ */
 export type RecordingLevel = 'default' | 'causal'
 
-/** What may reach the trace beyond the privacy-safe default. */
+/**
+ * What may reach the trace beyond the privacy-safe default, where no query
+ * string, header, body or client address does.
+ *
+ * @example
+ * new FlightRecorder({ allow: { queryString: true, headers: ['x-request-id', 'user-agent'] } })
+ */
 export interface AllowOptions {
-  /** Keep query strings in request and outgoing URLs. Default: false (stripped). */
+  /**
+   * Keep query strings (and fragments) in request paths and outgoing URLs.
+   * Default false: cut at `?`. Credentials in outgoing URLs are always cut.
+   */
   queryString?: boolean
-  /** Request header names (lowercase) whose values are recorded on each request. Default: none. */
+  /**
+   * Request header names whose values are recorded on each request served
+   * (case-insensitive, at most 32). Default none. Outgoing calls' headers are
+   * never recorded.
+   */
   headers?: string[]
 }
 
 /**
- * Options of {@link FlightRecorder}. Every field is optional; the defaults are
- * {@link recorderDefaults}.
+ * Options of {@link FlightRecorder}, validated at construction: a wrong type
+ * throws a TypeError, a value out of range a RangeError, both naming the
+ * option (code `ERR_FLIGHTREC_INVALID_OPTION`). Every field is optional; the
+ * defaults are {@link recorderDefaults}.
+ *
+ * @example
+ * new FlightRecorder({ minAge: 20_000, maxBytes: 32 * 1024 * 1024, stallThreshold: 100 })
  */
 export interface FlightRecorderOptions {
   /**
-   * Lower bound, in ms, on how much history the window keeps. Default 10 000.
-   * Events older than this are dropped at segment granularity (about once a
-   * second), so slightly older events may still appear. `maxBytes` wins.
+   * Lower bound, in ms, on how much history the window keeps. Default 10 000
+   * (Go's advice: about twice the window you are debugging). `maxBytes` wins.
+   * Trimming is a segment (about a second) at a time, so slightly older
+   * events may still appear.
    */
   minAge?: number
   /**
-   * Upper bound, in bytes, on the window's size. Default 10 MiB. Wins over
-   * `minAge`. A hint: memory may overshoot by about one segment, and at least
-   * one segment is always kept.
+   * Upper bound, in bytes, on the window's size; at least 16 KiB. Default
+   * 10 MiB. Wins over `minAge`. A hint, as in Go: the window may overshoot by
+   * about one segment (up to 1/16 of maxBytes, plus one CPU profile window),
+   * and at least one segment is always kept.
    */
   maxBytes?: number
-  /** `'default'` (cheap) or `'causal'` (adds flows from resolver to resumed continuation). Default `'default'`. */
+  /** `'default'` or `'causal'` (see {@link RecordingLevel}). Default `'default'`. */
   level?: RecordingLevel
   /**
-   * After a trigger ({@link FlightRecorder.markTrigger}), record at the causal level for this many ms,
-   * so the next slow request is captured with flows. Default 0 (off). Ignored when `level` is `'causal'`.
+   * After {@link FlightRecorder.markTrigger}, record at the causal level for
+   * this many ms, so the next slow request is captured with flows. Default 0
+   * (off). Ignored when `level` is `'causal'`.
    */
   causalAfterTrigger?: number
-  /** CPU sampling interval in µs. Default 1000. */
+  /** CPU sampling interval in µs, 50 to 1 000 000. Default 1000 (1 kHz). */
   samplingInterval?: number
-  /** How often, in ms, the CPU profile is rolled into the window. Default 1000. */
+  /**
+   * How often, in ms, the CPU profile is rolled into the window (100 to
+   * 60 000). Default 1000. Each roll costs the event loop 1-3 ms.
+   */
   profileWindow?: number
-  /** A loop blocked for at least this many ms is recorded as a stall. Default 50. */
+  /**
+   * A loop blocked for at least this many ms is recorded as a stall. Default
+   * 50. Stalls are found by a heartbeat of min(20, threshold / 2) ms.
+   */
   stallThreshold?: number
-  /** How often, in ms, counters (heap, RSS, loop delay, ELU, handles) are sampled. Default 500. */
+  /** How often, in ms, counters (heap, RSS, loop delay and utilisation, handles, requests in flight) are sampled. Default 500. */
   counterInterval?: number
-  /** Fields that may reach the trace; by default no query string, header, body or address does. */
+  /** Fields that may reach the trace (see {@link AllowOptions}). Default: none beyond method, path, status. */
   allow?: AllowOptions
-  /** Where the recorder's own errors go (pino-compatible: `warn`, `error`). Default: `process.emitWarning`. */
+  /**
+   * Where the recorder's own failures go, each code once (pino-compatible:
+   * `warn` and `error` are required). Default: `process.emitWarning`.
+   */
   logger?: Logger
 }
 
-/** Every default in one place. */
+/**
+ * Every default of {@link FlightRecorderOptions}, in one place.
+ *
+ * @example
+ * new FlightRecorder({ maxBytes: recorderDefaults.maxBytes * 4 })
+ */
 export const recorderDefaults = Object.freeze({
   minAge: 10_000,
   maxBytes: 10 * 1024 * 1024,
@@ -71,6 +115,7 @@ export const recorderDefaults = Object.freeze({
   allow: Object.freeze({ queryString: false, headers: Object.freeze([] as string[]) }),
 })
 
+/** Options after validation, with every default filled in. */
 export interface ResolvedRecorderOptions {
   minAge: number
   maxBytes: number
@@ -83,6 +128,11 @@ export interface ResolvedRecorderOptions {
   allow: { queryString: boolean; headers: readonly string[] }
   logger: Logger | undefined
 }
+
+/** Headers that may be recorded per request (each is one event). */
+const MAX_HEADERS = 32
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 const KNOWN = [
   'minAge',
@@ -121,12 +171,13 @@ export function resolveRecorderOptions(
   if (o.allow) {
     checkKnownKeys(o.allow, ['queryString', 'headers'], 'allow')
     checkBoolean(o.allow.queryString, 'allow.queryString')
-    checkStringArray(o.allow.headers, 'allow.headers')
+    checkStringArray(o.allow.headers, 'allow.headers', HEADER_NAME, MAX_HEADERS)
   }
   checkObject(o.logger, 'logger')
   if (o.logger) {
-    checkFunction(o.logger.warn, 'logger.warn')
-    checkFunction(o.logger.error, 'logger.error')
+    // Both are required of a logger (`?? null`: missing is not "use the default" here).
+    checkFunction(o.logger.warn ?? null, 'logger.warn')
+    checkFunction(o.logger.error ?? null, 'logger.error')
   }
   const d = recorderDefaults
   return {

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream'
 import { active } from './active.ts'
 import { nowMicros, toEpochMillis } from './clock.ts'
 import { channels } from './diagnostics.ts'
-import { ErrorCodes, FlightRecorderError } from './errors.ts'
+import { ErrorCodes, FlightRecorderError, InvalidOptionTypeError } from './errors.ts'
 import { EventKind } from './events.ts'
 import { ErrorReporter } from './logger.ts'
 import {
@@ -11,6 +11,7 @@ import {
   resolveRecorderOptions,
 } from './options.ts'
 import { asyncContextFrameEnabled, RecordingState, type Source } from './recording.ts'
+import { pathOf } from './redact.ts'
 import { Ring } from './ring/ring.ts'
 import type { SnapshotTrigger } from './snapshot/trace-format.ts'
 import { writeSnapshot } from './snapshot/write.ts'
@@ -28,25 +29,34 @@ export type { SnapshotTrigger }
 /**
  * FlightRecorder keeps the last seconds of what this Node.js process did in
  * memory, and writes that window as a trace on demand: Go's
- * `runtime/trace.FlightRecorder`, for Node.js. One recorder may run per process.
+ * `runtime/trace.FlightRecorder`, for Node.js. One recorder may run per
+ * process at a time.
  *
  * It records HTTP requests served and made, what the event loop ran (a CPU
- * sampler that never stops), loop stalls, GC, counters, and user annotations
- * and logs; at the `'causal'` level also which async context resolved the
- * promise each continuation waited on.
+ * sampler that never stops), loop stalls, GC pauses, counters, and user
+ * annotations and logs; at the `'causal'` level also which async context
+ * resolved the promise each continuation waited on.
  *
- * Configuration is fixed at construction: `minAge` (ms, default 10 000) is a
- * lower bound on the history kept; `maxBytes` (default 10 MiB) an upper bound
- * on the window's size, and it wins over `minAge`.
+ * Configuration is fixed at construction (see {@link FlightRecorderOptions},
+ * defaults in {@link recorderDefaults}): `minAge` (default 10 000 ms) is a
+ * lower bound on the history kept, `maxBytes` (default 10 MiB) an upper
+ * bound on the window's size, and `maxBytes` wins. Both are hints, as in Go:
+ * the window is trimmed a segment (about a second) at a time, so it may hold
+ * slightly older events and overshoot `maxBytes` by about one segment; at
+ * least one segment is always kept.
+ *
+ * Not guaranteed: events of the second before `stop()` or a failing source
+ * may be missing; attribution of annotations and outgoing calls to requests
+ * needs Node.js >= 24 (or 22 with `--experimental-async-context-frame`).
  *
  * @example
  * import { createWriteStream } from 'node:fs'
  * import { FlightRecorder } from '@flightrec/core'
  *
- * const fr = new FlightRecorder({ minAge: 10_000, maxBytes: 10 * 1024 * 1024 })
- * fr.start()
+ * const recorder = new FlightRecorder({ minAge: 10_000, maxBytes: 10 * 1024 * 1024 })
+ * recorder.start()
  * // ... later, when something went wrong:
- * const bytes = await fr.writeTo(createWriteStream('snapshot.json'))
+ * const bytes = await recorder.writeTo(createWriteStream('snapshot.json'))
  */
 export class FlightRecorder {
   readonly options: ResolvedRecorderOptions
@@ -56,33 +66,62 @@ export class FlightRecorder {
   #causal: CausalSource | undefined
   #causalTimer: NodeJS.Timeout | undefined
   #sampler: CpuSamplerSource | undefined
-  #writing = false
+  /** The write in progress, if any (cleared by stop(), which aborts it). */
+  #write: object | undefined
+  /** Aborted by stop(): a write of the stopped window rejects at once. */
+  #stopSignal: AbortController | undefined
   #startedAt = 0
-  #generation = 0
 
   constructor(options?: FlightRecorderOptions) {
     this.options = resolveRecorderOptions(options)
     this.#errors = new ErrorReporter(this.options.logger)
   }
 
-  /** True between a successful {@link start} and {@link stop}. */
+  /**
+   * True between a successful {@link start} and {@link stop} (Go: `Enabled`).
+   *
+   * @example
+   * if (!recorder.enabled) recorder.start()
+   */
   get enabled(): boolean {
     return this.#state !== undefined
   }
 
-  /** The recorder's own errors so far, counted per code (each was logged once). */
+  /**
+   * The recorder's own failures so far, counted per code (each code was
+   * logged once, to `logger` or as a process warning). Kept across stop/start.
+   *
+   * @example
+   * recorder.errorCounts // { ERR_FLIGHTREC_SINK_FAILED: 2 }
+   */
   get errorCounts(): Record<string, number> {
     return this.#errors.toJSON()
   }
 
-  /** Bytes the window holds now (0 when stopped). */
+  /**
+   * Bytes the window accounts for now: events, interned strings and CPU
+   * profiles, the segment being written included (0 when stopped). What the
+   * process's heap holds for it is of the same order, not exactly this.
+   *
+   * @example
+   * console.log(`window: ${(recorder.windowBytes / 1024).toFixed(0)} KiB`)
+   */
   get windowBytes(): number {
     return this.#state?.ring.bytes ?? 0
   }
 
   /**
-   * Starts recording. Throws `ERR_FLIGHTREC_ALREADY_STARTED` if this recorder
-   * runs, `ERR_FLIGHTREC_ANOTHER_ACTIVE` if another one does.
+   * Starts recording (Go: `Start`). Throws `ERR_FLIGHTREC_ALREADY_STARTED` if
+   * this recorder runs, `ERR_FLIGHTREC_ANOTHER_ACTIVE` if another one does.
+   * A source that cannot start (e.g. the inspector under `--permission`) is
+   * reported once and the others record.
+   *
+   * Call it at boot: starting V8's CPU profiler blocks the event loop for
+   * 10-60 ms (longer in large applications), once.
+   *
+   * @example
+   * const recorder = new FlightRecorder()
+   * recorder.start()
    */
   start(): void {
     if (this.#state) {
@@ -101,13 +140,13 @@ export class FlightRecorder {
     state.attribute = causal || asyncContextFrameEnabled()
     this.#state = state
     this.#startedAt = nowMicros()
-    this.#generation++
+    this.#stopSignal = new AbortController()
     active.recording = state
     active.owner = this
     this.#sampler = new CpuSamplerSource(state)
     this.#causal = new CausalSource(state)
     this.#sources = [
-      new HttpServerSource(state, state.attribute),
+      new HttpServerSource(state),
       new HttpClientSource(state),
       this.#sampler,
       new StallSource(state),
@@ -128,7 +167,15 @@ export class FlightRecorder {
     }
   }
 
-  /** Stops recording and drops the window. Harmless if not started; can start again. */
+  /**
+   * Stops recording and drops the window (Go: `Stop`). Harmless if not
+   * started; the recorder can be started again. A writeTo in progress rejects
+   * at once with `ERR_FLIGHTREC_STOPPED_DURING_WRITE` (Go's Stop waits for it
+   * instead; JavaScript cannot block).
+   *
+   * @example
+   * process.on('SIGTERM', () => recorder.stop())
+   */
   stop(): void {
     const state = this.#state
     if (!state) return
@@ -150,6 +197,9 @@ export class FlightRecorder {
     this.#sampler = undefined
     state.ring.clear()
     this.#state = undefined
+    this.#write = undefined
+    this.#stopSignal?.abort()
+    this.#stopSignal = undefined
     if (active.owner === this) {
       active.owner = undefined
       active.recording = undefined
@@ -157,10 +207,14 @@ export class FlightRecorder {
   }
 
   /**
-   * Records that something went wrong (an instant in the trace), and, if
-   * `causalAfterTrigger` is set, records at the causal level for that long.
-   * Adapters call it before writing a snapshot; call it yourself when you
-   * decide to snapshot by hand.
+   * Records that something went wrong (a global instant in the trace, with
+   * the request's method and route or path, query stripped unless allowed),
+   * and, if `causalAfterTrigger` is set, records at the causal level for that
+   * long. Adapters call it before writing a snapshot; call it yourself when
+   * you decide to snapshot by hand. A no-op when not recording.
+   *
+   * @example
+   * recorder.markTrigger({ reason: 'slow-request', request: { method: 'GET', path: '/report', durationMs: 950 } })
    */
   markTrigger(trigger: SnapshotTrigger): void {
     const state = this.#state
@@ -175,7 +229,11 @@ export class FlightRecorder {
       s.intern(trigger.reason),
       req?.id ?? -1,
       req?.durationMs !== undefined ? req.durationMs * 1000 : -1,
-      req ? s.intern(`${req.method} ${req.route ?? req.path ?? ''}`) : -1,
+      req
+        ? s.intern(
+            `${req.method} ${req.route ?? pathOf(req.path ?? '', this.options.allow.queryString)}`,
+          )
+        : -1,
     )
     if (channels.trigger.hasSubscribers) channels.trigger.publish(trigger)
     const ms = this.options.causalAfterTrigger
@@ -201,26 +259,32 @@ export class FlightRecorder {
    * Writes the window, up to now, to `stream` as Chrome Trace Event JSON (opens
    * in Perfetto UI and chrome://tracing) and resolves with the bytes written.
    * The window is not consumed: call again, get it again. The stream is not
-   * ended. Encoding runs in slices of a few ms, so the event loop keeps serving.
+   * ended. The window is sealed at once (no copy); the encoding runs in a
+   * worker thread, so the event loop keeps serving meanwhile.
    *
-   * Rejects with `ERR_FLIGHTREC_NOT_ENABLED` when not recording, at once with
+   * Rejects with `ERR_FLIGHTREC_NOT_ENABLED` when not recording; at once with
    * `ERR_FLIGHTREC_WRITE_IN_PROGRESS` (and `bytesWritten` 0) while another
-   * writeTo runs, with `ERR_FLIGHTREC_STOPPED_DURING_WRITE` if {@link stop} is
-   * called meanwhile, and with `ERR_FLIGHTREC_SINK_FAILED` (and the partial
-   * `bytesWritten`) if the stream fails.
+   * writeTo of this recorder runs (use that call's result, as in Go); with
+   * `ERR_FLIGHTREC_STOPPED_DURING_WRITE` if {@link stop} is called meanwhile;
+   * with `ERR_FLIGHTREC_SINK_FAILED` (and the partial `bytesWritten`) if the
+   * stream fails. Never throws synchronously.
+   *
+   * @example
+   * const bytes = await recorder.writeTo(createWriteStream('/tmp/snapshot.json'))
    */
   async writeTo(
     stream: Writable | NodeJS.WritableStream,
     trigger?: SnapshotTrigger,
   ): Promise<number> {
     const state = this.#state
-    if (!state) {
+    const stopSignal = this.#stopSignal
+    if (!state || !stopSignal) {
       throw Object.assign(
         new FlightRecorderError(ErrorCodes.NOT_ENABLED, 'flight recorder is not enabled'),
         { bytesWritten: 0 },
       )
     }
-    if (this.#writing) {
+    if (this.#write) {
       throw Object.assign(
         new FlightRecorderError(
           ErrorCodes.WRITE_IN_PROGRESS,
@@ -229,8 +293,13 @@ export class FlightRecorder {
         { bytesWritten: 0 },
       )
     }
-    this.#writing = true
-    const generation = this.#generation
+    if (stream === null || typeof stream !== 'object' || typeof stream.write !== 'function') {
+      throw Object.assign(new InvalidOptionTypeError('stream must be a writable stream'), {
+        bytesWritten: 0,
+      })
+    }
+    const write = {}
+    this.#write = write
     try {
       try {
         this.#sampler?.roll()
@@ -240,15 +309,17 @@ export class FlightRecorder {
       const end = nowMicros()
       const segments = state.ring.seal(end)
       const start = performance.now()
+      const safeTrigger = trigger && redactTrigger(trigger, this.options.allow.queryString)
       const bytes = await writeSnapshot(stream, segments, {
         options: this.options,
         startMicros: Math.max(this.#startedAt, segments[0]?.startTs ?? end),
         endMicros: end,
         epochMillisAtEnd: toEpochMillis(end),
         level: state.attribute && this.#causalTimer ? 'causal' : this.options.level,
-        trigger,
+        trigger: safeTrigger,
         errors: this.#errors.toJSON(),
-        aborted: () => this.#generation !== generation || this.#state !== state,
+        signal: stopSignal.signal,
+        report: (code, message, err) => this.#errors.report(code, message, err),
       })
       if (channels.snapshotWritten.hasSubscribers) {
         channels.snapshotWritten.publish({
@@ -259,7 +330,17 @@ export class FlightRecorder {
       }
       return bytes
     } finally {
-      this.#writing = false
+      if (this.#write === write) this.#write = undefined
     }
   }
+}
+
+/** The trigger as the snapshot may show it: the request's path without its query unless allowed. */
+function redactTrigger(trigger: SnapshotTrigger, keepQuery: boolean): SnapshotTrigger {
+  const path = trigger.request?.path
+  if (path === undefined || keepQuery) return trigger
+  return {
+    ...trigger,
+    request: { ...trigger.request, path: pathOf(path, false) },
+  } as SnapshotTrigger
 }

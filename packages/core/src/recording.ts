@@ -12,16 +12,36 @@ import type { Segment } from './ring/segment.ts'
  */
 export interface Recording {
   readonly options: ResolvedRecorderOptions
-  /** The segment to write an event at `ts` into. Intern strings into *this* segment's table. */
-  segment(ts: number): Segment
+  /**
+   * The segment to write `room` (default 1) events at `ts` into. Intern their
+   * strings into *this* segment's table, and ask again for the next event.
+   */
+  segment(ts: number, room?: number): Segment
   /** The request id of the current async context, or -1 (see {@link requestContext}). */
   currentRequestId(): number
+  /**
+   * Whether to enter each request as the current async context and attribute
+   * events to it: on Node.js >= 24 (AsyncContextFrame), at the causal level,
+   * and while `causalAfterTrigger` runs. Read it per event: it can change.
+   */
+  readonly attribute: boolean
   /** HTTP server requests started and not yet finished. */
   inflightServer: number
   /** Outgoing HTTP requests started and not yet finished. */
   inflightClient: number
-  /** Runs `fn`; if it throws, the source is stopped and the error reported once. Never throws. */
-  guard<A extends unknown[]>(source: Source, fn: (...args: A) => void): (...args: A) => void
+  /**
+   * The worst event-loop delay, in µs, seen by the stall heartbeat since the
+   * counters last sampled it (they reset it to 0).
+   */
+  loopDelayMaxMicros: number
+  /**
+   * Wraps `fn` (keeping its `this`): if it throws, the source is stopped and the
+   * error reported once. The wrapper never throws.
+   */
+  guard<A extends unknown[], T = unknown>(
+    source: Source,
+    fn: (this: T, ...args: A) => void,
+  ): (this: T, ...args: A) => void
 }
 
 /** One kind of data the recorder collects. Subscribed only between start() and stop(). */
@@ -54,7 +74,7 @@ export class RecordingState implements Recording {
   readonly errors: ErrorReporter
   inflightServer = 0
   inflightClient = 0
-  /** Whether sources should attribute events to the current request. */
+  loopDelayMaxMicros = 0
   attribute = false
 
   constructor(options: ResolvedRecorderOptions, ring: Ring, errors: ErrorReporter) {
@@ -63,8 +83,8 @@ export class RecordingState implements Recording {
     this.errors = errors
   }
 
-  segment(ts: number): Segment {
-    return this.ring.current(ts)
+  segment(ts: number, room = 1): Segment {
+    return this.ring.current(ts, room)
   }
 
   currentRequestId(): number {
@@ -72,11 +92,17 @@ export class RecordingState implements Recording {
     return requestContext.getStore() ?? -1
   }
 
-  guard<A extends unknown[]>(source: Source, fn: (...args: A) => void): (...args: A) => void {
+  guard<A extends unknown[], T = unknown>(
+    source: Source,
+    fn: (this: T, ...args: A) => void,
+  ): (this: T, ...args: A) => void {
     const errors = this.errors
-    return (...args: A) => {
+    // `arguments` rather than a rest parameter: V8 passes it to apply without
+    // allocating an array, and guarded handlers run on every request.
+    return function guarded(this: T): void {
       try {
-        fn(...args)
+        // biome-ignore lint/complexity/noArguments: see above.
+        fn.apply(this, arguments as unknown as A)
       } catch (err) {
         errors.report(
           ErrorCodes.SOURCE_FAILED,

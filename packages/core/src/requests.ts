@@ -4,7 +4,14 @@ import { nowMicros } from './clock.ts'
 import { EventKind } from './events.ts'
 import { requestIdOf } from './sources/http-server.ts'
 
-/** What a framework adapter knows about a request that Node's HTTP layer does not. */
+/**
+ * What a framework adapter knows about a request that Node's HTTP layer does
+ * not. Every field is optional; later calls of {@link describeRequest} add to
+ * earlier ones.
+ *
+ * @example
+ * const info: RequestDescription = { framework: 'fastify', route: '/users/:id', handler: 'getUser' }
+ */
 export interface RequestDescription {
   /** e.g. 'express', 'fastify', 'koa'. */
   framework?: string

@@ -6,6 +6,8 @@ import { InvalidOptionRangeError, InvalidOptionTypeError } from './errors.ts'
  * out of range, both naming the option (`code` ERR_FLIGHTREC_INVALID_OPTION).
  * `undefined` always means "use the default" and passes.
  */
+
+/** A plain object (not null, not an array). */
 export function checkObject(value: unknown, name: string): void {
   if (value === undefined) return
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -13,6 +15,7 @@ export function checkObject(value: unknown, name: string): void {
   }
 }
 
+/** A number (NaN is a wrong type); finite, an integer if asked, within [min, max]. */
 export function checkNumber(
   value: unknown,
   name: string,
@@ -36,6 +39,7 @@ export function checkNumber(
   }
 }
 
+/** A boolean. */
 export function checkBoolean(value: unknown, name: string): void {
   if (value === undefined) return
   if (typeof value !== 'boolean') {
@@ -43,6 +47,7 @@ export function checkBoolean(value: unknown, name: string): void {
   }
 }
 
+/** A non-empty string (the empty string counts as a wrong type, as it always has here). */
 export function checkString(value: unknown, name: string): void {
   if (value === undefined) return
   if (typeof value !== 'string' || value === '') {
@@ -52,6 +57,7 @@ export function checkString(value: unknown, name: string): void {
   }
 }
 
+/** A function. */
 export function checkFunction(value: unknown, name: string): void {
   if (value === undefined) return
   if (typeof value !== 'function') {
@@ -59,6 +65,7 @@ export function checkFunction(value: unknown, name: string): void {
   }
 }
 
+/** One of the `allowed` strings. */
 export function checkOneOf(value: unknown, name: string, allowed: readonly string[]): void {
   if (value === undefined) return
   if (typeof value !== 'string') {
@@ -71,12 +78,30 @@ export function checkOneOf(value: unknown, name: string, allowed: readonly strin
   }
 }
 
-export function checkStringArray(value: unknown, name: string): void {
+/**
+ * An array of strings; with `pattern`, each must match it, and with
+ * `maxLength`, there may be no more entries (else a RangeError).
+ */
+export function checkStringArray(
+  value: unknown,
+  name: string,
+  pattern?: RegExp,
+  maxLength = Number.POSITIVE_INFINITY,
+): void {
   if (value === undefined) return
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
     throw new InvalidOptionTypeError(
       `${name} must be an array of strings, received ${describe(value)}`,
     )
+  }
+  if (value.length > maxLength) {
+    throw new InvalidOptionRangeError(
+      `${name} must have at most ${maxLength} entries, received ${value.length}`,
+    )
+  }
+  const bad = pattern ? value.find((v: string) => !pattern.test(v)) : undefined
+  if (bad !== undefined) {
+    throw new InvalidOptionRangeError(`${name} has an invalid entry '${bad.slice(0, 40)}'`)
   }
 }
 

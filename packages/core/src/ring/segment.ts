@@ -14,6 +14,20 @@ export interface Blob {
 }
 
 /**
+ * A sealed segment as plain data, its columns cut to the events written: what
+ * crosses to the encoding worker (see {@link Segment.toData}).
+ */
+export interface SegmentData {
+  kinds: Uint8Array
+  fields: Float64Array
+  strings: string[]
+  blobs: Blob[]
+  count: number
+  startTs: number
+  endTs: number
+}
+
+/**
  * A self-contained slice of the window: preallocated columns of events, its own
  * string table and blobs. Sealed segments are never written again, so a
  * snapshot can hold on to them without copying.
@@ -22,7 +36,7 @@ export class Segment {
   readonly kinds: Uint8Array
   /** Row-major: event i's ts is at i*FIELDS, then a, b, c, d. */
   readonly fields: Float64Array
-  readonly strings = new StringTable()
+  readonly strings: StringTable
   readonly blobs: Blob[] = []
   readonly capacity: number
   readonly startTs: number
@@ -31,16 +45,32 @@ export class Segment {
   blobBytes = 0
   sealed = false
 
-  constructor(capacity: number, startTs: number) {
-    this.capacity = capacity
-    this.kinds = new Uint8Array(capacity)
-    this.fields = new Float64Array(capacity * FIELDS)
+  /** A new, empty segment for `capacity` events; or, given `sealed`, a read-only copy of {@link toData}'s output. */
+  constructor(capacity: number, startTs: number, sealed?: SegmentData) {
+    this.capacity = sealed ? sealed.count : capacity
+    this.kinds = sealed ? sealed.kinds : new Uint8Array(capacity)
+    this.fields = sealed ? sealed.fields : new Float64Array(capacity * FIELDS)
+    this.strings = sealed ? StringTable.of(sealed.strings) : new StringTable()
     this.startTs = startTs
-    this.endTs = startTs
+    this.endTs = sealed ? sealed.endTs : startTs
+    if (sealed) {
+      this.count = sealed.count
+      for (const blob of sealed.blobs) this.addBlob(blob)
+      this.sealed = true
+    }
   }
 
-  get full(): boolean {
-    return this.count >= this.capacity
+  /** A copy of a sealed segment's contents as plain data; columns are copied, strings and blobs shared. */
+  toData(): SegmentData {
+    return {
+      kinds: this.kinds.slice(0, this.count),
+      fields: this.fields.slice(0, this.count * FIELDS),
+      strings: this.strings.strings,
+      blobs: this.blobs,
+      count: this.count,
+      startTs: this.startTs,
+      endTs: this.endTs,
+    }
   }
 
   /** Bytes this segment accounts for: the events written, strings and blobs. */
@@ -48,8 +78,11 @@ export class Segment {
     return this.count * EVENT_BYTES + this.strings.bytes + this.blobBytes
   }
 
+  /** Appends one event. A full segment drops it: ask the ring for room first (`Ring.current(ts, room)`). */
   push(kind: number, ts: number, a: number, b: number, c: number, d: number): void {
-    const i = this.count++
+    const i = this.count
+    if (i >= this.capacity) return
+    this.count = i + 1
     this.kinds[i] = kind
     const f = i * FIELDS
     const fields = this.fields

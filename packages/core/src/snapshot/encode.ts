@@ -5,15 +5,19 @@ import type { CpuProfile } from '../sources/cpu-sampler.ts'
 import { VERSION } from '../version.ts'
 import { encodeCausal } from './causal-encode.ts'
 import { ProfileIndex } from './profile-index.ts'
+import { type ChildSlice, layOutRequest } from './request-track.ts'
 import {
   Cat,
   type ClientArgs,
   CounterName,
+  type LogArgs,
   type RequestArgs,
+  requestTrackId,
   SNAPSHOT_FORMAT,
   SNAPSHOT_FORMAT_VERSION,
   type SnapshotMetadata,
   type SnapshotTrigger,
+  type SpanArgs,
   ThreadNames,
   Tid,
   type TraceEvent,
@@ -100,11 +104,13 @@ export function* encodeSnapshot(segments: Segment[], meta: EncodeMeta): Generato
     yield* profileEvents(model.profiles[p], p + 1, pid).map(out)
   }
 
-  // Requests, with what happened inside them nested on their track.
+  // Requests, with what happened inside them on their track. Children of a
+  // request that is not in the window (trimmed away) are shown on their own.
   const causal = encodeCausal(model, pid, meta)
-  const callsByRequest = groupBy([...model.calls.values()], (c) => c.requestId)
-  const spansByRequest = groupBy([...model.spans.values()], (s) => s.requestId)
-  const logsByRequest = groupBy(model.logs, (l) => l.requestId)
+  const known = (requestId: number) => (model.requests.has(requestId) ? requestId : -1)
+  const callsByRequest = groupBy(model.calls.values(), (c) => known(c.requestId))
+  const spansByRequest = groupBy(model.spans.values(), (s) => known(s.requestId))
+  const logsByRequest = groupBy(model.logs, (l) => known(l.requestId))
   for (const r of model.requests.values()) {
     yield* requestEvents(
       r,
@@ -118,41 +124,47 @@ export function* encodeSnapshot(segments: Segment[], meta: EncodeMeta): Generato
     if (++n % 200 === 0) yield ''
   }
   for (const call of callsByRequest.get(-1) ?? []) {
-    yield* callEvents(call, meta, pid, Cat.Client, `c${call.id}`).map(out)
+    const [begin, end] = callEvents(call, meta, pid, Cat.Client, `c${call.id}`)
+    yield out(begin) + out(end)
   }
   for (const span of spansByRequest.get(-1) ?? []) {
     const cat = span.kind === 'task' ? Cat.Task : Cat.Region
-    yield* spanEvents(span, meta, pid, cat, `${span.kind === 'task' ? 't' : 'g'}${span.id}`).map(
-      out,
-    )
+    const id = `${span.kind === 'task' ? 't' : 'g'}${span.id}`
+    const [begin, end] = spanEvents(span, meta, pid, cat, id)
+    yield out(begin) + out(end)
   }
   for (const e of causal.threadEvents) {
     yield out(e)
     if (++n % 500 === 0) yield ''
   }
 
-  for (const gc of model.gcs) {
+  // GC pauses and stalls each run one at a time; whole µs could make neighbours overlap.
+  const gcTrack = new SequentialTrack()
+  for (const gc of [...model.gcs].sort((a, b) => a.ts - b.ts)) {
+    const { ts, dur } = gcTrack.place(us(gc.ts), Math.max(1, us(gc.dur)))
     yield out({
       ph: 'X',
       cat: Cat.Gc,
       name: `GC ${GC_KINDS[gc.kind] ?? gc.kind}`,
       pid,
       tid: Tid.Gc,
-      ts: us(gc.ts),
-      dur: Math.max(1, us(gc.dur)),
+      ts,
+      dur,
       args: { kind: GC_KINDS[gc.kind] ?? String(gc.kind), durationMs: ms(gc.dur) },
     })
   }
-  for (const stall of model.stalls) {
+  const stallTrack = new SequentialTrack()
+  for (const stall of [...model.stalls].sort((a, b) => a.ts - b.ts)) {
     const culprit = index.culprit(stall.ts, stall.ts + stall.dur) ?? {}
+    const { ts, dur } = stallTrack.place(us(stall.ts), Math.max(1, us(stall.dur)))
     yield out({
       ph: 'X',
       cat: Cat.Stall,
       name: `loop stall: ${culprit.function ?? culprit.self ?? 'unknown'}`,
       pid,
       tid: Tid.Stalls,
-      ts: us(stall.ts),
-      dur: Math.max(1, us(stall.dur)),
+      ts,
+      dur,
       args: { durationMs: ms(stall.dur), ...culprit },
     })
   }
@@ -165,7 +177,7 @@ export function* encodeSnapshot(segments: Segment[], meta: EncodeMeta): Generato
       pid,
       tid: Tid.Logs,
       ts: us(log.ts),
-      args: { category: log.category, message: log.message, level: log.level },
+      args: { category: log.category, message: log.message, level: log.level } satisfies LogArgs,
     })
   }
   for (const t of model.triggers) {
@@ -253,7 +265,7 @@ function requestEvents(
 ): TraceEvent[] {
   const start = us(r.start ?? meta.startMicros)
   const end = Math.max(start, us(r.end ?? meta.endMicros))
-  const id = `r${r.id}`
+  const id = requestTrackId(r.id)
   const status = r.end !== undefined ? r.status : undefined
   const args: RequestArgs = {
     requestId: r.id,
@@ -266,33 +278,67 @@ function requestEvents(
     durationMs: r.start !== undefined && r.end !== undefined ? ms(r.end - r.start) : undefined,
     aborted: r.flags & RequestFlag.Aborted ? true : undefined,
     errored: r.flags & RequestFlag.Errored ? true : undefined,
+    error: r.error,
     inFlight: r.end === undefined ? true : undefined,
     truncated: r.start === undefined ? true : undefined,
-    headers: r.headers ? JSON.parse(r.headers) : undefined,
+    headers: r.headers,
   }
   const label = `${r.method || '?'} ${r.route ?? r.path}${status ? ` ${status}` : ''}${args.aborted ? ' (aborted)' : ''}`
-  const events: TraceEvent[] = [
-    { ph: 'b', cat: Cat.Request, name: label, pid, id, ts: start, args: { ...args } },
-  ]
   const clamp = (t: number) => Math.min(end, Math.max(start, us(t)))
-  for (const call of calls ?? [])
-    events.push(...callEvents(call, meta, pid, Cat.Request, id, clamp))
-  for (const span of spans ?? [])
-    events.push(...spanEvents(span, meta, pid, Cat.Request, id, clamp))
-  for (const log of logs ?? []) {
-    events.push({
-      ph: 'n',
-      cat: Cat.Request,
-      name: truncate(log.message),
-      pid,
-      id,
-      ts: clamp(log.ts),
-      args: { type: 'log', category: log.category, message: log.message, level: log.level },
-    })
+  const children: ChildSlice[] = []
+  for (const span of spans ?? []) {
+    const [begin, finish] = spanEvents(span, meta, pid, Cat.Request, id, clamp, r.id)
+    children.push({ begin, end: finish, rank: span.kind === 'task' ? 0 : 1 })
   }
-  if (waits) events.push(...waits)
-  events.push({ ph: 'e', cat: Cat.Request, name: label, pid, id, ts: end })
-  return sortNested(events)
+  const causal = causalChildren(waits)
+  for (const [begin, finish] of causal.pairs) children.push({ begin, end: finish, rank: 2 })
+  for (const call of calls ?? []) {
+    const [begin, finish] = callEvents(call, meta, pid, Cat.Request, id, clamp)
+    children.push({ begin, end: finish, rank: 3 })
+  }
+  const logInstants: TraceEvent[] = (logs ?? []).map((log) => ({
+    ph: 'n',
+    cat: Cat.Request,
+    name: truncate(log.message),
+    pid,
+    id,
+    ts: clamp(log.ts),
+    args: {
+      type: 'log',
+      category: log.category,
+      message: log.message,
+      level: log.level,
+      requestId: r.id,
+    } satisfies LogArgs,
+  }))
+  return layOutRequest(
+    r.id,
+    { ph: 'b', cat: Cat.Request, name: label, pid, id, ts: start, args: { ...args } },
+    { ph: 'e', cat: Cat.Request, name: label, pid, id, ts: end },
+    children,
+    [...logInstants, ...causal.instants],
+  )
+}
+
+/**
+ * The causal level's events on a request's track: `b`/`e` pairs (waits)
+ * become children, `n` events (resume points, which carry the flows) instants.
+ */
+function causalChildren(events: TraceEvent[] | undefined): {
+  pairs: Array<[TraceEvent, TraceEvent]>
+  instants: TraceEvent[]
+} {
+  const pairs: Array<[TraceEvent, TraceEvent]> = []
+  const instants: TraceEvent[] = []
+  const open: TraceEvent[] = []
+  for (const e of events ?? []) {
+    if (e.ph === 'b') open.push(e)
+    else if (e.ph === 'e') {
+      const begin = open.pop()
+      if (begin) pairs.push([begin, e])
+    } else instants.push(e)
+  }
+  return { pairs, instants }
 }
 
 function callEvents(
@@ -305,7 +351,7 @@ function callEvents(
 ): TraceEvent[] {
   const start = clamp(call.start ?? meta.startMicros)
   const end = Math.max(start, clamp(call.end ?? meta.endMicros))
-  const args: ClientArgs & { type: string } = {
+  const args: ClientArgs = {
     type: 'http-client',
     callId: call.id,
     method: call.method,
@@ -334,27 +380,20 @@ function spanEvents(
   cat: string,
   id: string,
   clamp: (t: number) => number = us,
+  requestId?: number,
 ): TraceEvent[] {
   const start = clamp(span.start)
   const end = Math.max(start, clamp(span.end ?? meta.endMicros))
-  const args = {
+  const args: SpanArgs = {
     type: span.kind,
     name: span.name,
+    requestId,
     inFlight: span.end === undefined ? true : undefined,
   }
   return [
-    { ph: 'b', cat, name: span.name, pid, id, ts: start, args },
+    { ph: 'b', cat, name: span.name, pid, id, ts: start, args: { ...args } },
     { ph: 'e', cat, name: span.name, pid, id, ts: end },
   ]
-}
-
-/** Orders one async id's b/e/n events so they nest: by time, ends before begins at the same instant. */
-function sortNested(events: TraceEvent[]): TraceEvent[] {
-  const [open, ...rest] = events
-  const close = rest.pop() as TraceEvent
-  const order = (e: TraceEvent) => (e.ph === 'e' ? 0 : e.ph === 'n' ? 1 : 2)
-  rest.sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0) || order(a) - order(b))
-  return [open, ...rest, close]
 }
 
 function profileEvents(profile: CpuProfile, n: number, pid: number): TraceEvent[] {
@@ -389,6 +428,21 @@ function profileEvents(profile: CpuProfile, n: number, pid: number): TraceEvent[
       },
     },
   ]
+}
+
+/**
+ * X slices on one thread track that never overlap (GC pauses, stalls): each
+ * starts no earlier than the previous one ended.
+ */
+class SequentialTrack {
+  #end = 0
+
+  place(ts: number, dur: number): { ts: number; dur: number } {
+    const start = Math.max(ts, this.#end)
+    const placed = { ts: start, dur: Math.max(1, ts + dur - start) }
+    this.#end = placed.ts + placed.dur
+    return placed
+  }
 }
 
 function groupBy<T>(items: Iterable<T>, key: (t: T) => number): Map<number, T[]> {

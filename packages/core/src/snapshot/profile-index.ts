@@ -11,6 +11,8 @@ interface Frame {
 }
 
 const IDLE = new Set(['(idle)'])
+/** See {@link ProfileIndex.busyRuns}. */
+const MAX_BUSY_GAP_INTERVALS = 10
 const UNATTRIBUTED = new Set(['(program)', '(garbage collector)', '(root)'])
 
 /**
@@ -24,37 +26,43 @@ export class ProfileIndex {
   readonly leaves: Frame[] = []
   readonly intervalMicros: number
 
+  /**
+   * `profiles` are the rolled windows of one sampler, in any order. Consecutive
+   * windows overlap by a sample or two (the next starts before the previous
+   * ends, and V8 feeds a sample to every running profile), so a sample at or
+   * before the end of the previous window is a duplicate and is skipped.
+   */
   constructor(profiles: CpuProfile[], intervalMicros: number) {
     this.intervalMicros = intervalMicros
-    const all: Array<{ t: number; leaf: Frame }> = []
-    for (const profile of profiles) {
-      const frames = new Map<number, Frame>()
-      for (const node of profile.nodes) {
-        frames.set(node.id, {
-          functionName: node.callFrame.functionName || '(anonymous)',
-          url: node.callFrame.url,
-          line: node.callFrame.lineNumber + 1,
-          parent: undefined,
-        })
-      }
-      for (const node of profile.nodes) {
-        const parent = frames.get(node.id)
-        for (const child of node.children ?? []) {
-          const c = frames.get(child)
-          if (c) c.parent = parent
-        }
-      }
+    const ordered = [...profiles].sort((a, b) => a.startTime - b.startTime)
+    let previousEnd = -Infinity
+    let sorted = true
+    for (const profile of ordered) {
+      const frames = framesOf(profile)
       let t = profile.startTime
+      let end = previousEnd
       for (let i = 0; i < profile.samples.length; i++) {
         t += profile.timeDeltas[i] ?? 0
         const leaf = frames.get(profile.samples[i])
-        if (leaf) all.push({ t, leaf })
+        if (leaf === undefined || t <= previousEnd) continue
+        if (t < end) sorted = false
+        else end = t
+        this.times.push(t)
+        this.leaves.push(leaf)
       }
+      previousEnd = end
     }
-    all.sort((a, b) => a.t - b.t)
-    for (const s of all) {
-      this.times.push(s.t)
-      this.leaves.push(s.leaf)
+    // V8 may emit a sample slightly out of order (a negative time delta).
+    if (!sorted) this.#sort()
+  }
+
+  #sort(): void {
+    const order = this.times.map((_, i) => i).sort((a, b) => this.times[a] - this.times[b])
+    const times = order.map((i) => this.times[i])
+    const leaves = order.map((i) => this.leaves[i])
+    for (let k = 0; k < order.length; k++) {
+      this.times[k] = times[k]
+      this.leaves[k] = leaves[k]
     }
   }
 
@@ -99,12 +107,15 @@ export class ProfileIndex {
   }
 
   /**
-   * Runs of consecutive busy samples (gaps of at most 1.5 sampling intervals
-   * joined), each with its start, end and number of samples.
+   * Runs of consecutive busy samples, each with its start, end and number of
+   * samples. Two busy samples with no idle one between them are joined unless
+   * they lie more than {@link MAX_BUSY_GAP_INTERVALS} intervals (and 10 ms)
+   * apart: on a loaded machine the sampler thread runs late, and a late
+   * sample says nothing about the loop having been idle meanwhile.
    */
   busyRuns(): Array<{ start: number; end: number; samples: number }> {
     const runs: Array<{ start: number; end: number; samples: number }> = []
-    const gap = this.intervalMicros * 1.5 + 200
+    const gap = Math.max(this.intervalMicros * MAX_BUSY_GAP_INTERVALS, 10_000)
     let run: { start: number; end: number; samples: number } | undefined
     for (let i = 0; i < this.times.length; i++) {
       const t = this.times[i]
@@ -124,6 +135,27 @@ export class ProfileIndex {
     }
     return runs
   }
+}
+
+/** The profile's call tree as frames linked to their parents, by node id. */
+function framesOf(profile: CpuProfile): Map<number, Frame> {
+  const frames = new Map<number, Frame>()
+  for (const node of profile.nodes) {
+    frames.set(node.id, {
+      functionName: node.callFrame.functionName || '(anonymous)',
+      url: node.callFrame.url,
+      line: node.callFrame.lineNumber + 1,
+      parent: undefined,
+    })
+  }
+  for (const node of profile.nodes) {
+    const parent = frames.get(node.id)
+    for (const child of node.children ?? []) {
+      const c = frames.get(child)
+      if (c) c.parent = parent
+    }
+  }
+  return frames
 }
 
 function userFrame(leaf: Frame): Frame | undefined {

@@ -21,6 +21,7 @@ export const Tid = {
   AsyncTasks: 5,
 } as const
 
+/** The `thread_name` of each {@link Tid}. */
 export const ThreadNames: Record<number, string> = {
   [Tid.Loop]: 'event loop (sampled)',
   [Tid.Gc]: 'GC',
@@ -31,7 +32,12 @@ export const ThreadNames: Record<number, string> = {
 
 /** Event categories (`cat`). */
 export const Cat = {
-  /** Async (b/e) slice per HTTP request served; id `r<requestId>`. */
+  /**
+   * Async (b/e) slice per HTTP request served, id `r<requestId>`, with its
+   * children (calls, tasks, regions, waits: `args.type`) and log instants
+   * (`n`) on the same track; children that overlap a sibling go to lanes
+   * `r<requestId>.<lane>` (see {@link requestTrackId}).
+   */
   Request: 'flightrec.request',
   /** Async slice per outgoing call; nested in its request (same id) or on its own (id `c<callId>`). */
   Client: 'flightrec.http-client',
@@ -53,13 +59,36 @@ export const Cat = {
   Counter: 'flightrec.counter',
 } as const
 
+/**
+ * The id of a request's track (`b`/`e`/`n` events with cat {@link Cat.Request}):
+ * `r<requestId>` for the request and the children that nest in it; children
+ * that overlap a sibling without nesting (parallel calls) go to extra lanes,
+ * `r<requestId>.<lane>` with lane >= 1, which viewers show as tracks of their own.
+ */
+export function requestTrackId(requestId: number, lane = 0): string {
+  return lane === 0 ? `r${requestId}` : `r${requestId}.${lane}`
+}
+
+/** The request id in a track id written by {@link requestTrackId}, or undefined if it is not one. */
+export function requestIdOfTrack(id: string): number | undefined {
+  const m = /^r(\d+)(?:\.\d+)?$/.exec(id)
+  return m ? Number(m[1]) : undefined
+}
+
 /** Counter (`C`) event names; each arg becomes a track "name arg". */
 export const CounterName = {
   Memory: 'memory',
   Loop: 'event loop',
 } as const
 
-/** Why a snapshot was taken, as recorded in its metadata and its trigger instant. */
+/**
+ * Why a snapshot was taken, as recorded in its metadata and its trigger
+ * instant. The request's path loses its query string unless
+ * `allow.queryString` is set.
+ *
+ * @example
+ * await recorder.writeTo(stream, { reason: 'slow-request', request: { method: 'GET', route: '/users/:id', durationMs: 830 } })
+ */
 export interface SnapshotTrigger {
   /** e.g. 'slow-request', 'event-loop-stall', 'manual'. */
   reason: string
@@ -78,7 +107,14 @@ export interface SnapshotTrigger {
   suppressed?: number
 }
 
-/** `metadata.flightrec` of every snapshot. */
+/**
+ * `metadata.flightrec` of every snapshot: what wrote it, with which options,
+ * the window's bounds and what it holds.
+ *
+ * @example
+ * const { flightrec } = JSON.parse(text).metadata as { flightrec: SnapshotMetadata }
+ * console.log(`${flightrec.counts.requests} requests, ${(flightrec.endMicros - flightrec.startMicros) / 1e6} s`)
+ */
 export interface SnapshotMetadata {
   format: typeof SNAPSHOT_FORMAT
   formatVersion: number
@@ -117,6 +153,8 @@ export interface RequestArgs {
   durationMs?: number
   aborted?: boolean
   errored?: boolean
+  /** What {@link markRequestError} was given: the error's code or class name, never its message. */
+  error?: string
   /** The request had not finished when the snapshot was taken. */
   inFlight?: boolean
   /** The request started before the window; its start is the window's start. */
@@ -124,8 +162,28 @@ export interface RequestArgs {
   headers?: Record<string, string>
 }
 
-/** Args of an outgoing call's `b` event. */
+/** Args of a task's or region's `b` event (`type` is set when nested in a request). */
+export interface SpanArgs {
+  type: 'task' | 'region'
+  name: string
+  requestId?: number
+  /** The task had not ended when the snapshot was taken. */
+  inFlight?: boolean
+}
+
+/** Args of a log line: an `i` on Tid.Logs, or an `n` (with `type: 'log'`) on its request's track. */
+export interface LogArgs {
+  type?: 'log'
+  category: string
+  message: string
+  /** pino level number: 10 trace ... 30 info, 40 warn, 50 error, 60 fatal. */
+  level: number
+  requestId?: number
+}
+
+/** Args of an outgoing call's `b` event (`type: 'http-client'`). */
 export interface ClientArgs {
+  type?: 'http-client'
   callId: number
   method: string
   url: string

@@ -9,7 +9,7 @@ export interface RequestRecord {
   end?: number
   method: string
   path: string
-  headers?: string
+  headers?: Record<string, string>
   status?: number
   flags: number
   framework?: string
@@ -128,7 +128,15 @@ export class WindowModel {
         r.start = ts
         r.method = str(b) ?? r.method
         r.path = str(c) ?? r.path
-        r.headers = str(d)
+        break
+      }
+      case EventKind.RequestHeader: {
+        const r = this.#request(a)
+        const name = str(b)
+        if (name !== undefined) {
+          r.headers ??= {}
+          r.headers[name] = str(c) ?? ''
+        }
         break
       }
       case EventKind.RequestEnd: {
@@ -215,11 +223,10 @@ export class WindowModel {
         if (span) span.end = ts
         break
       }
-      case EventKind.AsyncBefore:
-        this.causal.push({ kind: EventKind.AsyncBefore, ts, a, b, c, d, type: str(c) })
+      case EventKind.AsyncRun:
+        this.causal.push({ kind: EventKind.AsyncRun, ts, a, b, c, d, type: str(d) })
         break
-      case EventKind.AsyncAfter:
-      case EventKind.AsyncInit:
+      case EventKind.AsyncWait:
       case EventKind.PromiseResolve:
         this.causal.push({ kind: seg.kind(i), ts, a, b, c, d })
         break

@@ -1,59 +1,55 @@
+import { extname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import { ErrorCodes, FlightRecorderError } from '../errors.ts'
 import type { Segment } from '../ring/segment.ts'
 import { type EncodeMeta, encodeSnapshot } from './encode.ts'
+import { StreamWriter, stoppedError } from './stream-writer.ts'
+import type { FromWorker, ToWorker } from './worker-protocol.ts'
 
-/** How long one encoding slice may hold the event loop, in ms. */
+/** How long one slice of encoding may hold the event loop when it runs on the main thread, in ms. */
 const SLICE_MS = 2
-/** Text buffered before a write to the stream. */
+/** Text buffered before a write to the stream when encoding on the main thread. */
 const CHUNK_CHARS = 64 * 1024
 
 export interface WriteMeta extends EncodeMeta {
-  /** Checked between slices: true if the recorder was stopped meanwhile. */
-  aborted(): boolean
+  /** Aborted when the recorder is stopped: the write then rejects at once. */
+  signal: AbortSignal
+  /** Where a failure to start the encoding worker is reported (once per process). */
+  report(code: string, message: string, err: unknown): void
+  /** Encode on the main thread, in slices, instead of in a worker. */
+  mainThread?: boolean
 }
 
+/** Set once the worker failed to start: later snapshots go straight to the main thread. */
+let workerUnavailable = false
+
 /**
- * Drives {@link encodeSnapshot} in slices of about {@link SLICE_MS} ms,
- * yielding to the event loop between them, and writes the text to `stream`
- * with backpressure. Resolves with the bytes written. On a stream error,
- * rejects with ERR_FLIGHTREC_SINK_FAILED whose `bytesWritten` is the count
- * accepted before it.
+ * Writes a sealed window to `stream` as Chrome Trace Event JSON and resolves
+ * with the bytes written. The encoding runs in a worker thread; the main
+ * thread only hands over the segments (one per turn of the event loop) and
+ * writes the bytes that come back, with backpressure. Where no worker can
+ * start (a bundle without the worker file, `--permission` without
+ * `--allow-worker`), the same encoder runs on the main thread in slices.
+ *
+ * Rejects with ERR_FLIGHTREC_SINK_FAILED if the stream fails (`bytesWritten`:
+ * what it accepted before), ERR_FLIGHTREC_STOPPED_DURING_WRITE as soon as
+ * `signal` aborts, ERR_FLIGHTREC_ENCODE_FAILED if the encoder throws.
  */
 export async function writeSnapshot(
   stream: Writable | NodeJS.WritableStream,
   segments: Segment[],
   meta: WriteMeta,
 ): Promise<number> {
-  const writer = new StreamWriter(stream)
+  const writer = new StreamWriter(stream, meta.signal)
   try {
-    const chunks = encodeSnapshot(segments, meta)
-    let buffer: string[] = []
-    let buffered = 0
-    let sliceStart = performance.now()
-    for (const chunk of chunks) {
-      if (chunk.length > 0) {
-        buffer.push(chunk)
-        buffered += chunk.length
-        if (buffered >= CHUNK_CHARS) {
-          await writer.write(buffer.join(''))
-          buffer = []
-          buffered = 0
-        }
-      }
-      if (performance.now() - sliceStart >= SLICE_MS) {
-        await nextTurn()
-        if (meta.aborted()) {
-          throw new FlightRecorderError(
-            ErrorCodes.STOPPED_DURING_WRITE,
-            'flight recorder stopped while writing',
-          )
-        }
-        sliceStart = performance.now()
-      }
+    if (meta.mainThread || workerUnavailable) {
+      await encodeOnMainThread(writer, segments, meta)
+    } else {
+      const worked = await encodeInWorker(writer, segments, meta)
+      if (!worked) await encodeOnMainThread(writer, segments, meta)
     }
-    if (buffered > 0) await writer.write(buffer.join(''))
     writer.check()
     return writer.bytes
   } catch (err) {
@@ -69,48 +65,181 @@ export async function writeSnapshot(
   }
 }
 
-/** Writes with backpressure and turns a stream 'error' into a rejection of the pending write. */
-class StreamWriter {
-  bytes = 0
-  #stream: Writable | NodeJS.WritableStream
-  #error: unknown
-  #wake: (() => void) | undefined
-  #onError = (err: unknown) => {
-    this.#error ??= err
-    this.#wake?.()
-  }
-  #onDrain = () => this.#wake?.()
+function encodeFailed(cause: unknown): FlightRecorderError {
+  return new FlightRecorderError(ErrorCodes.ENCODE_FAILED, 'encoding the snapshot failed', {
+    cause,
+  })
+}
 
-  constructor(stream: Writable | NodeJS.WritableStream) {
-    this.#stream = stream
-    stream.on('error', this.#onError)
-    stream.on('drain', this.#onDrain)
-    stream.on('close', this.#onDrain)
+/** What the worker needs of the meta: plain data only (no logger, no functions). */
+function portableMeta(meta: WriteMeta): EncodeMeta {
+  return {
+    options: { ...meta.options, allow: { ...meta.options.allow }, logger: undefined },
+    startMicros: meta.startMicros,
+    endMicros: meta.endMicros,
+    epochMillisAtEnd: meta.epochMillisAtEnd,
+    level: meta.level,
+    trigger: meta.trigger === undefined ? undefined : JSON.parse(JSON.stringify(meta.trigger)),
+    errors: { ...meta.errors },
+  }
+}
+
+/**
+ * Encodes in a worker. Resolves false, having written nothing, if the worker
+ * could not start; the caller then encodes on the main thread. Starting the
+ * worker costs the main thread about 2 ms, so it gets a turn of its own,
+ * apart from the CPU profile roll and seal that writeTo just did.
+ */
+async function encodeInWorker(
+  writer: StreamWriter,
+  segments: Segment[],
+  meta: WriteMeta,
+): Promise<boolean> {
+  await nextTurn()
+  let worker: Worker
+  try {
+    // The worker file sits beside this one, with this file's extension (.ts in the workspace, .js when built).
+    const url = new URL(`./encode-worker${extname(import.meta.url)}`, import.meta.url)
+    // Not the app's preloads (APM agents, loaders): the worker needs none of them.
+    const execArgv = process.execArgv.filter((arg) => /-types$/.test(arg))
+    worker = new Worker(url, { execArgv })
+  } catch (err) {
+    unavailable(meta, err)
+    return false
+  }
+  const inbox = new Inbox(worker, meta.signal)
+  try {
+    const first = await inbox.next()
+    if (first instanceof FlightRecorderError) throw first
+    if (first instanceof Error) {
+      unavailable(meta, first)
+      return false
+    }
+    const post = (message: ToWorker, transfer?: ArrayBuffer[]) =>
+      worker.postMessage(message, transfer)
+    // One segment per turn of the loop: copying its columns and cloning its
+    // strings and CPU profile takes well under a millisecond.
+    for (const seg of segments) {
+      const data = seg.toData()
+      post({ type: 'segment', segment: data }, [
+        data.kinds.buffer as ArrayBuffer,
+        data.fields.buffer as ArrayBuffer,
+      ])
+      await nextTurn()
+      if (meta.signal.aborted) throw stoppedError()
+    }
+    post({ type: 'encode', meta: portableMeta(meta) })
+    for (;;) {
+      const message = await inbox.next()
+      if (message instanceof FlightRecorderError) throw message
+      if (message instanceof Error) throw encodeFailed(message)
+      if (message.type === 'chunk') {
+        const { bytes } = message
+        await writer.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+        post({ type: 'ack' })
+      } else if (message.type === 'end') {
+        return true
+      } else if (message.type === 'failed') {
+        const cause = Object.assign(new Error(message.message), { stack: message.stack })
+        throw encodeFailed(cause)
+      }
+    }
+  } finally {
+    inbox.close()
+    void worker.terminate()
+  }
+}
+
+function unavailable(meta: WriteMeta, err: unknown): void {
+  workerUnavailable = true
+  meta.report(
+    ErrorCodes.WORKER_UNAVAILABLE,
+    'the snapshot encoding worker could not start; encoding on the main thread instead',
+    err,
+  )
+}
+
+/**
+ * The worker's messages as a queue. A worker 'error', or an exit before 'end',
+ * arrives as an Error; the signal aborting, as ERR_FLIGHTREC_STOPPED_DURING_WRITE.
+ */
+class Inbox {
+  #queue: Array<FromWorker | Error> = []
+  #waiting: ((message: FromWorker | Error) => void) | undefined
+  #worker: Worker
+  #signal: AbortSignal
+  #onMessage = (message: FromWorker) => this.#deliver(message)
+  #onError = (err: Error) => this.#deliver(err)
+  #onExit = (code: number) =>
+    this.#deliver(new Error(`the encoding worker exited with code ${code}`))
+  #onAbort = () => this.#deliver(stoppedError())
+
+  constructor(worker: Worker, signal: AbortSignal) {
+    this.#worker = worker
+    this.#signal = signal
+    if (signal.aborted) this.#onAbort()
+    signal.addEventListener('abort', this.#onAbort)
+    worker.on('message', this.#onMessage)
+    worker.on('error', this.#onError)
+    worker.on('exit', this.#onExit)
   }
 
-  check(): void {
-    if (this.#error !== undefined) throw this.#error
-    const s = this.#stream as Partial<Writable>
-    if (s.destroyed || s.writableEnded)
-      throw new Error('the stream was closed before the snapshot was written')
+  next(): Promise<FromWorker | Error> {
+    const queued = this.#queue.shift()
+    if (queued !== undefined) return Promise.resolve(queued)
+    return new Promise((resolve) => {
+      this.#waiting = resolve
+    })
   }
 
-  async write(text: string): Promise<void> {
-    this.check()
-    const ok = this.#stream.write(text)
-    this.bytes += Buffer.byteLength(text)
-    if (!ok) {
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve
-      })
-      this.#wake = undefined
-      this.check()
+  close(): void {
+    this.#signal.removeEventListener('abort', this.#onAbort)
+    this.#worker.off('message', this.#onMessage)
+    this.#worker.off('error', this.#onError)
+    this.#worker.off('exit', this.#onExit)
+  }
+
+  #deliver(message: FromWorker | Error): void {
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    if (waiting) waiting(message)
+    else this.#queue.push(message)
+  }
+}
+
+/** Drives {@link encodeSnapshot} on the main thread in slices of about {@link SLICE_MS} ms. */
+async function encodeOnMainThread(
+  writer: StreamWriter,
+  segments: Segment[],
+  meta: WriteMeta,
+): Promise<void> {
+  let buffer: string[] = []
+  let buffered = 0
+  let sliceStart = performance.now()
+  const chunks = encodeSnapshot(segments, meta)
+  for (;;) {
+    let next: IteratorResult<string>
+    try {
+      next = chunks.next()
+    } catch (err) {
+      throw encodeFailed(err)
+    }
+    if (next.done) break
+    const chunk = next.value
+    if (chunk.length > 0) {
+      buffer.push(chunk)
+      buffered += chunk.length
+      if (buffered >= CHUNK_CHARS) {
+        await writer.write(buffer.join(''))
+        buffer = []
+        buffered = 0
+      }
+    }
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await nextTurn()
+      if (meta.signal.aborted) throw stoppedError()
+      sliceStart = performance.now()
     }
   }
-
-  release(): void {
-    this.#stream.removeListener('error', this.#onError)
-    this.#stream.removeListener('drain', this.#onDrain)
-    this.#stream.removeListener('close', this.#onDrain)
-  }
+  if (buffered > 0) await writer.write(buffer.join(''))
 }

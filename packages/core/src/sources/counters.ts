@@ -1,11 +1,12 @@
-import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { type EventLoopUtilization, performance } from 'node:perf_hooks'
 import { nowMicros } from '../clock.ts'
 import { EventKind } from '../events.ts'
 import type { Recording, Source } from '../recording.ts'
 
 /**
  * Counters sampled every `counterInterval` ms: heap used/total, RSS, external
- * memory, the worst event-loop delay and the loop utilisation over the period,
+ * memory, the worst event-loop delay (from the stall heartbeat, so to within a
+ * beat of at most 20 ms) and the loop utilisation over the period,
  * active handles, and HTTP requests in flight (served + outgoing). The same
  * tick seals an idle segment, so trimming by age happens even when nothing else does.
  */
@@ -13,7 +14,6 @@ export class CounterSource implements Source {
   readonly name = 'counters'
   #rec: Recording
   #timer: NodeJS.Timeout | undefined
-  #delay: ReturnType<typeof monitorEventLoopDelay> | undefined
 
   constructor(rec: Recording) {
     this.#rec = rec
@@ -21,20 +21,17 @@ export class CounterSource implements Source {
 
   start(): void {
     const rec = this.#rec
-    const delay = monitorEventLoopDelay({ resolution: 10 })
-    delay.enable()
-    this.#delay = delay
     let elu: EventLoopUtilization = performance.eventLoopUtilization()
     const sample = rec.guard(this, () => {
       const ts = nowMicros()
-      const seg = rec.segment(ts)
+      const seg = rec.segment(ts, 2)
       const mem = process.memoryUsage()
       seg.push(EventKind.MemoryCounters, ts, mem.heapUsed, mem.heapTotal, mem.rss, mem.external)
       const now = performance.eventLoopUtilization()
       const utilisation = performance.eventLoopUtilization(now, elu).utilization
       elu = now
-      const maxDelayMs = delay.count > 0 ? delay.max / 1e6 : 0
-      delay.reset()
+      const maxDelayMs = Math.max(0, rec.loopDelayMaxMicros) / 1000
+      rec.loopDelayMaxMicros = 0
       const handles = process.getActiveResourcesInfo().length
       seg.push(
         EventKind.LoopCounters,
@@ -53,7 +50,5 @@ export class CounterSource implements Source {
   stop(): void {
     clearInterval(this.#timer)
     this.#timer = undefined
-    this.#delay?.disable()
-    this.#delay = undefined
   }
 }

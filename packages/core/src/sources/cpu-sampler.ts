@@ -3,6 +3,16 @@ import { nowMicros } from '../clock.ts'
 import { BlobKind } from '../events.ts'
 import type { Recording, Source } from '../recording.ts'
 
+/**
+ * V8's own console, whose profile/profileEnd reach the profiler whatever has
+ * replaced `globalThis.console` (test runners and log libraries do; a
+ * `new Console()` has no profile methods at all).
+ */
+const vmConsole = inspector.console as unknown as {
+  profile(label: string): void
+  profileEnd(label: string): void
+}
+
 /** The parts of a V8 `Profiler.Profile` the snapshot uses. */
 export interface CpuProfile {
   nodes: Array<{
@@ -64,7 +74,7 @@ export class CpuSamplerSource implements Source {
     session.post('Profiler.enable')
     session.post('Profiler.setSamplingInterval', { interval: rec.options.samplingInterval })
     this.#title = this.#nextTitle()
-    console.profile(this.#title)
+    vmConsole.profile(this.#title)
     this.#timer = setInterval(
       rec.guard(this, () => this.roll()),
       rec.options.profileWindow,
@@ -77,8 +87,8 @@ export class CpuSamplerSource implements Source {
     if (!this.#session) return
     const previous = this.#title
     this.#title = this.#nextTitle()
-    console.profile(this.#title)
-    console.profileEnd(previous)
+    vmConsole.profile(this.#title)
+    vmConsole.profileEnd(previous)
   }
 
   stop(): void {
@@ -88,7 +98,7 @@ export class CpuSamplerSource implements Source {
     if (!session) return
     this.#session = undefined
     try {
-      console.profileEnd(this.#title)
+      vmConsole.profileEnd(this.#title)
       session.post('Profiler.disable')
     } finally {
       session.disconnect()

@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { captureCaller } from '../caller.ts'
+import { CallerBudget, captureCaller } from '../caller.ts'
 import { nowMicros } from '../clock.ts'
 import { subscribeAll, subscribed } from '../diagnostics.ts'
 import { EventKind } from '../events.ts'
@@ -7,6 +7,13 @@ import type { Recording, Source } from '../recording.ts'
 import { outgoingUrl } from '../redact.ts'
 
 let nextCallId = 1
+/** On a request object (undici's or node:http's): the id of its call. */
+const kCallId = Symbol('flightrec.callId')
+
+type Tagged = { [kCallId]?: number }
+
+/** Stack captures per second for naming who made an outgoing call (each costs tens of µs). */
+const CALLERS_PER_SECOND = 50
 
 interface UndiciRequest {
   origin: string | URL
@@ -17,14 +24,20 @@ interface UndiciRequest {
 /**
  * Outgoing HTTP: undici (and global fetch, which publishes on the same
  * channels) and node:http clients. Records method, origin + path, status or
- * error, timing, the request it was made for, and who made it (from a stack
- * captured when the call is created).
+ * error, timing, the request it was made for, and who made it.
+ *
+ * A call starts when the request object is created (so the caller's stack is
+ * still there) and ends when the response headers arrive or the call fails;
+ * the time spent reading the body is not part of it.
+ *
+ * Not guaranteed: the caller (function, file, line) is captured only for calls
+ * made outside any request, and at most {@link CALLERS_PER_SECOND} times a
+ * second, because a stack capture costs tens of µs.
  */
 export class HttpClientSource implements Source {
   readonly name = 'http-client'
   #rec: Recording
   #unsubscribe: (() => void) | undefined
-  #calls = new WeakMap<object, number>()
 
   constructor(rec: Recording) {
     this.#rec = rec
@@ -33,22 +46,17 @@ export class HttpClientSource implements Source {
   start(): void {
     const rec = this.#rec
     const keepQuery = rec.options.allow.queryString
-    const begin = (key: object, method: string, url: string) => {
+    const budget = new CallerBudget(CALLERS_PER_SECOND)
+    const begin = (request: object, method: string, url: string) => {
       const id = nextCallId++
-      this.#calls.set(key, id)
+      ;(request as Tagged)[kCallId] = id
       rec.inflightClient++
       const ts = nowMicros()
-      const seg = rec.segment(ts)
+      const requestId = rec.currentRequestId()
+      const site = requestId < 0 && budget.take(ts) ? captureCaller() : undefined
+      const seg = rec.segment(ts, site ? 2 : 1)
       const s = seg.strings
-      seg.push(
-        EventKind.ClientStart,
-        ts,
-        id,
-        s.intern(method),
-        s.intern(url),
-        rec.currentRequestId(),
-      )
-      const site = captureCaller()
+      seg.push(EventKind.ClientStart, ts, id, s.intern(method), s.intern(url), requestId)
       if (site) {
         seg.push(
           EventKind.ClientCaller,
@@ -60,11 +68,13 @@ export class HttpClientSource implements Source {
         )
       }
     }
-    const finish = (key: object, status: number, error: unknown) => {
-      const id = this.#calls.get(key)
+    const finish = (request: object, status: number, error: unknown) => {
+      const key = request as Tagged
+      const id = key[kCallId]
       if (id === undefined) return
-      this.#calls.delete(key)
-      rec.inflightClient--
+      key[kCallId] = undefined
+      // A call begun before a restart ends on the new recording: never below 0.
+      if (rec.inflightClient > 0) rec.inflightClient--
       const ts = nowMicros()
       const seg = rec.segment(ts)
       const err = error === undefined ? -1 : seg.strings.intern(errorText(error))
@@ -83,7 +93,7 @@ export class HttpClientSource implements Source {
         const { request, error } = m as { request: object; error: unknown }
         finish(request, 0, error)
       }),
-      [subscribed.clientRequestStart]: rec.guard(this, (m: unknown) => {
+      [subscribed.clientRequestCreated]: rec.guard(this, (m: unknown) => {
         const { request } = m as { request: ClientRequest }
         const origin = `${request.protocol}//${request.host}${portOf(request)}`
         begin(request, request.method, outgoingUrl(origin, request.path, keepQuery))
@@ -105,13 +115,18 @@ export class HttpClientSource implements Source {
   }
 }
 
+/** `:port` when the request does not go to its protocol's default port. */
 function portOf(request: ClientRequest): string {
-  const socketPort = (request as unknown as { agent?: { defaultPort?: number } }).agent?.defaultPort
   const header = request.getHeader('host')
-  if (typeof header === 'string' && header.includes(':')) return `:${header.split(':').pop()}`
-  return socketPort && socketPort !== 80 && socketPort !== 443 ? `:${socketPort}` : ''
+  if (typeof header === 'string') {
+    const colon = header.lastIndexOf(':')
+    if (colon !== -1 && !header.endsWith(']')) return header.slice(colon)
+  }
+  const port = (request as unknown as { agent?: { defaultPort?: number } }).agent?.defaultPort
+  return port && port !== 80 && port !== 443 ? `:${port}` : ''
 }
 
+/** The error's code and message: what failed, e.g. `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`. */
 function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code

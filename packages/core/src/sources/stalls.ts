@@ -7,7 +7,8 @@ import type { Recording, Source } from '../recording.ts'
  * Loop stalls: a heartbeat timer that notices when it ran late by at least
  * `stallThreshold` ms. Records when and how long; the snapshot encoder names
  * the function from the CPU samples inside the stall. Publishes
- * `flightrec:loop:stall` so triggers can react.
+ * `flightrec:loop:stall` so triggers can react. Every beat also feeds the
+ * worst loop delay the counters report.
  *
  * Not guaranteed: a stall is reported only once the loop runs again, and its
  * start is precise to one heartbeat (threshold / 2, at most 20 ms).
@@ -30,6 +31,7 @@ export class StallSource implements Source {
       rec.guard(this, () => {
         const now = nowMicros()
         const late = now - last - period * 1000
+        if (late > rec.loopDelayMaxMicros) rec.loopDelayMaxMicros = late
         if (late >= threshold) {
           const start = last + period * 1000
           rec.segment(now).push(EventKind.Stall, start, late, -1, 0, 0)

@@ -1,0 +1,53 @@
+import type { ConfigurationName, ServerName } from './protocol.ts'
+
+/** A way of running a server, as the results name and explain it. */
+export interface Configuration {
+  name: ConfigurationName
+  /** Short label for tables and the chart. */
+  label: string
+  description: string
+  /** Run only when named in `--configurations`: a diagnosis, not one of the compared configurations. */
+  optional?: boolean
+}
+
+/** Every configuration, bare first: each is compared with bare measured in the same run. */
+export const configurations: readonly Configuration[] = [
+  { name: 'bare', label: 'bare', description: 'The app alone.' },
+  {
+    name: 'flightrec-default',
+    label: 'flightrec default',
+    description:
+      "`new FlightRecorder({ level: 'default' }).start()`, plus the framework's adapter (`@flightrec/express`, `/fastify`, `/koa`; threshold 100 ms; slow requests `ignore`d so that no snapshot is written during a measurement: snapshots are measured on their own below).",
+  },
+  {
+    name: 'flightrec-causal',
+    label: 'flightrec causal',
+    description: "The same at `level: 'causal'`.",
+  },
+  {
+    name: 'flightrec-sampler-10ms',
+    label: 'flightrec default, 10 ms sampler',
+    description:
+      "The default level with `samplingInterval: 10_000` (µs) instead of 1 ms: how much of the default level's cost is the CPU sampler's. Only with `--configurations`.",
+    optional: true,
+  },
+  {
+    name: 'opentelemetry',
+    label: 'OpenTelemetry',
+    description:
+      "The OpenTelemetry Node SDK (`@opentelemetry/sdk-node`) with the http instrumentation and the framework's (express, koa: `@opentelemetry/instrumentation-*`; fastify: `@fastify/otel`), an `InMemorySpanExporter` behind a `BatchSpanProcessor`.",
+  },
+  {
+    name: 'pprof-wall',
+    label: 'pprof wall',
+    description: "`@datadog/pprof`'s wall-time profiler, `time.start({})` (1 ms period).",
+  },
+]
+
+/** A route of a server the throughput suite loads. */
+export interface Target {
+  server: ServerName
+  route: 'hello' | 'realistic'
+  /** URL path and query autocannon requests. */
+  path: string
+}

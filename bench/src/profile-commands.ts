@@ -1,0 +1,69 @@
+import { copyFile, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Target } from './configurations.ts'
+import { type BenchContext, openContext } from './context.ts'
+import type { ConfigurationName } from './protocol.ts'
+import type { BenchSettings } from './settings.ts'
+import {
+  type HotFunction,
+  profileAnalyzer,
+  profileSnapshot,
+  profileTarget,
+} from './suites/profile.ts'
+
+/** What `--profile` was asked for. */
+export type ProfileRequest =
+  | { kind: 'target'; target: Target; configuration: ConfigurationName }
+  | { kind: 'snapshot'; windowMiB: number }
+  | { kind: 'analyzer'; fileMiB: number }
+
+/**
+ * Runs one `--profile` request under `node --cpu-prof`, prints the hottest
+ * functions, and keeps the profile in `outDir` (default: a new temp folder).
+ */
+export async function runProfile(
+  request: ProfileRequest,
+  settings: BenchSettings,
+  outDir: string | undefined,
+): Promise<void> {
+  const context = await openContext(settings)
+  const keep = async (file: string, name: string) => {
+    const kept = join(outDir ?? (await mkdtemp(join(tmpdir(), 'flightrec-bench-'))), name)
+    await copyFile(file, kept)
+    context.log(`Profile: ${kept} (open in Chrome DevTools > Performance, or speedscope)`)
+  }
+  try {
+    if (request.kind === 'target') {
+      const { target, configuration } = request
+      const result = await profileTarget(context, target, configuration)
+      context.log(
+        `${target.server} ${target.route} ${configuration}: ${Math.round(result.requestsPerSecond)} req/s; ` +
+          `flightrec code: ${result.flightrecSelfPercent.toFixed(1)}% self, ${result.flightrecTotalPercent.toFixed(1)}% on stack`,
+      )
+      printTop(context, result.top)
+      await keep(result.profileFile, `${target.server}-${target.route}-${configuration}.cpuprofile`)
+    } else if (request.kind === 'snapshot') {
+      const result = await profileSnapshot(context, request.windowMiB)
+      context.log(
+        `Longest stall ${result.cost.stallMs.toFixed(2)} ms (${result.samples} samples in it); ` +
+          `flightrec code: ${result.flightrecSelfPercent.toFixed(1)}% self, ${result.flightrecTotalPercent.toFixed(1)}% on stack`,
+      )
+      printTop(context, result.top)
+      await keep(result.profileFile, `snapshot-${request.windowMiB}MiB.cpuprofile`)
+    } else {
+      const result = await profileAnalyzer(context, request.fileMiB)
+      context.log(`flightrec code: ${result.flightrecSelfPercent.toFixed(1)}% self`)
+      printTop(context, result.top)
+      await keep(result.profileFile, `analyzer-${request.fileMiB}MiB.cpuprofile`)
+    }
+  } finally {
+    await context.close()
+  }
+}
+
+function printTop(context: BenchContext, top: HotFunction[]): void {
+  for (const f of top) {
+    context.log(`  ${f.selfPercent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}`)
+  }
+}

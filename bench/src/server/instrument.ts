@@ -1,0 +1,128 @@
+import { createRequire } from 'node:module'
+import { FlightRecorder } from '@flightrec/core'
+import type { ConfigurationName, Evidence, ServerName, ServerSpec } from '../protocol.ts'
+
+const require = createRequire(import.meta.url)
+
+/** A configuration applied to a server process, before its app is loaded. */
+export interface Instrumentation {
+  /** The recorder, for the flightrec configurations. */
+  recorder: FlightRecorder | undefined
+  /** Proof that the instrumentation recorded something (called after a measurement). */
+  evidence(): Promise<Evidence>
+}
+
+const none: Instrumentation = {
+  recorder: undefined,
+  evidence: async () => ({ summary: 'nothing installed', active: true }),
+}
+
+/**
+ * Applies `spec.configuration` to this process: nothing, a flight recorder at
+ * a level, the OpenTelemetry Node SDK, or the @datadog/pprof wall profiler.
+ * Must run before the app's framework is loaded (OpenTelemetry hooks require).
+ */
+export async function instrument(spec: ServerSpec): Promise<Instrumentation> {
+  const setups: Record<ConfigurationName, (spec: ServerSpec) => Promise<Instrumentation>> = {
+    bare: async () => none,
+    'flightrec-default': async (s) => startRecorder(s, 'default'),
+    'flightrec-causal': async (s) => startRecorder(s, 'causal'),
+    'flightrec-sampler-10ms': async (s) =>
+      startRecorder({ ...s, recorder: { ...s.recorder, samplingInterval: 10_000 } }, 'default'),
+    opentelemetry: async (s) => startOpenTelemetry(s.server),
+    'pprof-wall': async () => startWallProfiler(),
+  }
+  return setups[spec.configuration](spec)
+}
+
+function startRecorder(spec: ServerSpec, level: 'default' | 'causal'): Instrumentation {
+  const recorder = new FlightRecorder({ level, ...spec.recorder })
+  recorder.start()
+  return {
+    recorder,
+    evidence: async () => {
+      const errors = Object.entries(recorder.errorCounts)
+      const window = recorder.windowBytes
+      return {
+        summary: `${level} level, window ${(window / 1024).toFixed(0)} KiB${
+          errors.length ? `, recorder errors ${JSON.stringify(recorder.errorCounts)}` : ''
+        }`,
+        active: window > 0 && errors.length === 0,
+      }
+    },
+  }
+}
+
+/**
+ * The OpenTelemetry Node SDK with the http instrumentation and the framework's
+ * own (express, koa: the contrib instrumentations; fastify: @fastify/otel, which
+ * fastify recommends), spans kept in memory behind a batch span processor.
+ */
+async function startOpenTelemetry(server: ServerName): Promise<Instrumentation> {
+  const { NodeSDK } = await import('@opentelemetry/sdk-node')
+  const { BatchSpanProcessor, InMemorySpanExporter } = await import('@opentelemetry/sdk-trace')
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http')
+  const exporter = new InMemorySpanExporter()
+  const instrumentations: unknown[] = [new HttpInstrumentation()]
+  if (server === 'express') {
+    const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express')
+    instrumentations.push(new ExpressInstrumentation())
+  } else if (server === 'koa') {
+    const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa')
+    instrumentations.push(new KoaInstrumentation())
+  } else if (server === 'fastify') {
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel')
+    const fastifyOtel = new FastifyOtelInstrumentation()
+    instrumentations.push(fastifyOtel)
+    const { fastifyPlugins } = await import('./apps/fastify.ts')
+    fastifyPlugins.push(async (app) => {
+      await app.register(fastifyOtel.plugin())
+    })
+  }
+  const processor = new BatchSpanProcessor({ exporter })
+  const sdk = new NodeSDK({
+    spanProcessors: [processor],
+    instrumentations: instrumentations as never,
+  })
+  sdk.start()
+  // Load node:http through require so the http instrumentation patches it now.
+  require('node:http')
+  let exported = 0
+  const names = new Set<string>()
+  // The in-memory exporter would keep every span: count them and let them go,
+  // as a real exporter sending them away would.
+  setInterval(() => {
+    const spans = exporter.getFinishedSpans()
+    exported += spans.length
+    for (const span of spans) names.add(span.instrumentationScope.name)
+    exporter.reset()
+  }, 1000).unref()
+  return {
+    recorder: undefined,
+    evidence: async () => {
+      await processor.forceFlush()
+      const spans = exporter.getFinishedSpans()
+      exported += spans.length
+      for (const span of spans) names.add(span.instrumentationScope.name)
+      const frameworkSeen = server === 'node-http' || names.size > 1
+      return {
+        summary: `${exported} spans exported (${[...names].sort().join(', ')})`,
+        active: exported > 0 && frameworkSeen,
+      }
+    },
+  }
+}
+
+/** @datadog/pprof's wall-time profiler, started with its defaults (1 ms period). */
+async function startWallProfiler(): Promise<Instrumentation> {
+  const { time } = require('@datadog/pprof') as typeof import('@datadog/pprof')
+  time.start({})
+  return {
+    recorder: undefined,
+    evidence: async () => {
+      const profile = time.stop()
+      const samples = profile.sample.length
+      return { summary: `${samples} distinct stacks sampled`, active: samples > 0 }
+    },
+  }
+}

@@ -1,0 +1,14 @@
+import type { Target } from './configurations.ts'
+import { helloPath, itemPath } from './server/work.ts'
+
+/** Every server route the throughput suite loads, in the order the results list them. */
+export const targets: readonly Target[] = [
+  { server: 'node-http', route: 'hello', path: helloPath },
+  { server: 'node-http', route: 'realistic', path: itemPath },
+  { server: 'express', route: 'hello', path: helloPath },
+  { server: 'express', route: 'realistic', path: itemPath },
+  { server: 'fastify', route: 'hello', path: helloPath },
+  { server: 'fastify', route: 'realistic', path: itemPath },
+  { server: 'koa', route: 'hello', path: helloPath },
+  { server: 'koa', route: 'realistic', path: itemPath },
+]
