@@ -33,9 +33,14 @@ export function keptNotes(existing: string | undefined): string | undefined {
   return existing.slice(start + notesStart.length, end).trim()
 }
 
+/** A Markdown table with padded columns, as the repository's formatter lays it out. */
 function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+  const widths = header.map((h, i) =>
+    Math.max(3, h.length, ...rows.map((r) => (r[i] ?? '').length)),
+  )
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
 }
 
 function throughputTables(summaries: readonly TargetSummary[]): string {

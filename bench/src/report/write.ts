@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BenchResults } from '../results.ts'
+import { median } from '../stats.ts'
 import { throughputChart } from './chart.ts'
-import { checkGoals, type GoalCheck } from './goals.ts'
+import { busyMachineCpus, checkGoals, type GoalCheck } from './goals.ts'
+import { formatJson } from './json.ts'
 import { keptNotes, renderMarkdown } from './markdown.ts'
 import { summarizeThroughput } from './summarize.ts'
 
@@ -23,12 +25,13 @@ export async function writeResults(
   const docsPage = join(repo, 'docs/benchmarks.md')
   const existing = existsSync(docsPage) ? await readFile(docsPage, 'utf8') : undefined
   const { rounds, connections } = results.settings
+  const other = median(results.throughput.map((r) => r.otherCpus).filter(Number.isFinite))
   const subtitle = `${results.machine.cpus} CPUs, Node.js ${results.machine.node}, ${connections} connections, ${
     rounds === 1 ? 'one round' : `median of ${rounds} rounds`
-  }`
+  }${other > busyMachineCpus ? `; busy machine: other processes used ${other.toFixed(2)} CPUs, see the notes` : ''}`
   const markdown = renderMarkdown(results, summaries, goals, keptNotes(existing))
   const chart = throughputChart(summaries, subtitle)
-  const json = `${JSON.stringify(results, null, 2)}\n`
+  const json = formatJson(results)
   if (outDir) {
     await mkdir(outDir, { recursive: true })
     await writeFile(join(outDir, 'results.json'), json)

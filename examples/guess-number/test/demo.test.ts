@@ -23,6 +23,13 @@ async function snapshots(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => /^flightrec-.*\.json$/.test(name))
 }
 
+/** Every finding, one a line: the message of a failed expectation on the ranking. */
+function listing(analysis: Analysis): string {
+  return analysis.findings
+    .map((f) => `${f.kind} ${f.ms} ms (${f.requests} req, ${f.evidence}): ${f.summary}`)
+    .join('\n')
+}
+
 function overlap(e: TraceEvent, start: number, end: number): number {
   const s = e.ts ?? 0
   return Math.max(0, Math.min(s + (e.dur ?? 0), end) - Math.max(s, start))
@@ -39,8 +46,8 @@ describe('guess-number demo, the blog bug (locks held across the report POST)', 
     expect(analysis.trigger).toMatchObject({ method: 'GET', route: '/guess-number' })
     expect(analysis.trigger.durationMs).toBeGreaterThan(100)
     const top = analysis.findings[0]
-    expect(top.kind).toBe('waited-on-task')
-    expect(top.culprit?.function).toBe('sendReport')
+    expect(top.kind, listing(analysis)).toBe('waited-on-task')
+    expect(top.culprit?.function, listing(analysis)).toBe('sendReport')
     expect(top.culprit?.file).toMatch(/examples\/guess-number\/src\/server\.ts$/)
     expect(top.waitedOn?.method).toBe('POST')
     expect(top.waitedOn?.url).toMatch(/^http:\/\/localhost:\d+\/guess-number-report$/)
@@ -100,8 +107,8 @@ describe('guess-number demo, the blog bug (locks held across the report POST)', 
     expect(await snapshots(dir)).toHaveLength(1)
     const { analysis } = JSON.parse(stdout) as { analysis: Analysis }
     const top = analysis.findings[0]
-    expect(top.kind).toBe('waited-on-task')
-    expect(top.culprit?.function).toBe('sendReport')
+    expect(top.kind, listing(analysis)).toBe('waited-on-task')
+    expect(top.culprit?.function, listing(analysis)).toBe('sendReport')
     expect(top.waitedOn?.url).toMatch(/\/guess-number-report$/)
     expect(top.evidence).toBe('timing')
   })
@@ -123,8 +130,8 @@ describe('guess-number demo --blocking', () => {
     expect(await snapshots(dir)).toHaveLength(1)
     const { analysis } = JSON.parse(stdout) as { analysis: Analysis }
     const top = analysis.findings[0]
-    expect(top.kind).toBe('blocked-loop')
-    expect(top.culprit?.function).toBe('buildReport')
+    expect(top.kind, listing(analysis)).toBe('blocked-loop')
+    expect(top.culprit?.function, listing(analysis)).toBe('buildReport')
     expect(top.culprit?.file).toMatch(/examples\/guess-number\/src\/server\.ts$/)
   })
 })

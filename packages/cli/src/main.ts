@@ -20,13 +20,13 @@ export interface MainIo {
 }
 
 /**
- * Exit codes of {@link main}: 0 done, 1 the analyzer itself failed, 2 bad
- * usage or a file that is not a readable snapshot.
+ * Exit codes of {@link main}: 0 done, 2 bad usage or a file that is not a
+ * readable snapshot (including one whose events break the analysis).
  *
  * @example
  * if ((await main(['analyze', path])) === ExitCode.Usage) process.exit(2)
  */
-export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const
+export const ExitCode = { Ok: 0, Usage: 2 } as const
 
 const HELP = `Usage: flightrec <command> [options]
 
@@ -39,8 +39,7 @@ Options:
   -h, --help                this help (flightrec analyze --help for its own)
   -v, --version             print the version
 
-Exit status: 0 done, 2 bad usage or not a readable flightrec snapshot,
-1 the analyzer failed.
+Exit status: 0 done, 2 bad usage or not a readable flightrec snapshot.
 `
 
 const ANALYZE_HELP = `Usage: flightrec analyze [options] <snapshot.json>
@@ -60,7 +59,7 @@ Options:
   -h, --help      show this help
 
 Exit status: 0 done, 2 bad usage or not a readable flightrec snapshot
-(missing, truncated, malformed, or another kind of JSON), 1 the analyzer failed.
+(missing, truncated, malformed, or another kind of JSON).
 `
 
 /**

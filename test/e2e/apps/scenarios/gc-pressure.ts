@@ -15,7 +15,7 @@ export function gcPressure(): ScenarioApp {
   for (let id = 0; id < 1_500_000; id++)
     catalog.push({ id, title: `item ${id}`, tags: [id % 7, id % 11] })
   async function search(seed: number): Promise<number> {
-    const slots = new Array<(typeof catalog)[number] | undefined>(100_000)
+    const slots = new Array<(typeof catalog)[number] | undefined>(200_000)
     slots[0] = catalog[seed % catalog.length]
     // Rank after a short wait for more data, as a real search would.
     await sleep(2)
