@@ -9,8 +9,8 @@ describe.each(['express', 'fastify', 'koa'] as const)('GC pressure on %s', (fram
       framework,
       path: (i) => `/search/${i}`,
       concurrency: 4,
-      // A container with a memory limit and one CPU: every collection pauses the loop.
-      nodeFlags: ['--single-threaded-gc', '--max-old-space-size=384'],
+      // A container with a memory limit and one CPU, and a collector that stops the world.
+      nodeFlags: ['--single-threaded-gc', '--no-incremental-marking', '--max-old-space-size=448'],
     })
     const top = topFinding(analysis, 'gc')
     expect(top.culprit).toBeNull()
