@@ -48,12 +48,7 @@ describe(`${CYCLES} cycles leave nothing behind`, () => {
       // Listeners on the app's one keep-alive connection, which lived through every cycle.
       expect(report.after.closeListeners).toBe(report.before.closeListeners)
       expect(report.promisesUnmarked).toBe(true)
-      // Known open item: on Node.js 22 only, 100 adapter create/close cycles grow the
-      // heap by ~6.5 MiB (~70 KiB a cycle, far below one window); not yet explained,
-      // so it is not asserted there (docs/reliability.md lists it). Node.js 24 and 26 are.
-      if (!(mode === 'adapters' && process.versions.node.startsWith('22.'))) {
-        expect(report.heapGrowth).toBeLessThan(HEAP_SLACK)
-      }
+      expect(report.heapGrowth).toBeLessThan(HEAP_SLACK)
       // No warning either (a MaxListenersExceededWarning is how a listener leak shows).
       expect(report.stderr).toBe('')
     })
