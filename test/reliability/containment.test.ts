@@ -7,12 +7,11 @@
  */
 import dc from 'node:diagnostics_channel'
 import { writeFile } from 'node:fs/promises'
-import type { Server } from 'node:http'
 import express from 'express'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   ErrorCodes,
-  FlightRecorder,
+  type FlightRecorder,
   type Logger,
   resetProcessRecorder,
 } from '../../packages/core/src/index.ts'
@@ -22,44 +21,23 @@ import {
   flightRecorder,
 } from '../../packages/express/src/index.ts'
 import {
-  closeServer,
   eventually,
+  expectNothingEscaped,
   listen,
-  makeTempDir,
   memorySink,
   observe,
   parseSnapshot,
   recordingLogger,
   removeDir,
   snapshotFiles,
-  trapProcessErrors,
+  useTestScope,
 } from './helpers.ts'
 
-let servers: Server[] = []
-let recorder: FlightRecorder | undefined
-let trap: ReturnType<typeof trapProcessErrors>
-let dir: string
+const scope = useTestScope()
 
-beforeEach(async () => {
-  trap = trapProcessErrors()
-  dir = await makeTempDir()
-})
-
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks()
-  await Promise.all(servers.map(closeServer))
-  servers = []
-  recorder?.stop()
-  recorder = undefined
-  await resetProcessRecorder()
-  trap.release()
-  await removeDir(dir)
 })
-
-function expectNothingEscaped(): void {
-  expect(trap.uncaught).toEqual([])
-  expect(trap.unhandled).toEqual([])
-}
 
 async function snapshotOf(r: FlightRecorder): Promise<SnapshotFile> {
   const sink = memorySink()
@@ -98,15 +76,14 @@ async function startServers() {
     const reply = await fetch(`${upstream.url}/u${req.url}`)
     res.end(`app ${await reply.text()}`)
   })
-  servers.push(upstream.server, app.server)
+  scope.servers.push(upstream.server, app.server)
   return { url: app.url, upstreamUrl: upstream.url }
 }
 
 describe('a diagnostics-channel subscriber that throws', () => {
   it('http server source: publishing a malformed request.start is contained; only that source stops', async () => {
     const logger = recordingLogger()
-    recorder = new FlightRecorder({ logger, counterInterval: 10 })
-    recorder.start()
+    const recorder = scope.startRecorder({ logger, counterInterval: 10 })
     const { url, upstreamUrl } = await startServers()
     expect(await observe(`${url}/before`)).toMatchObject({ status: 200, body: 'app upstream' })
 
@@ -125,12 +102,11 @@ describe('a diagnostics-channel subscriber that throws', () => {
     expect(file.metadata?.flightrec?.errors).toEqual({ [ErrorCodes.SOURCE_FAILED]: 1 })
     const logged = logger.lines.filter((l) => l.obj.code === ErrorCodes.SOURCE_FAILED)
     expect(logged).toHaveLength(1)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('http client source: publishing a malformed undici:request:create is contained; the server source goes on', async () => {
-    recorder = new FlightRecorder({ logger: recordingLogger() })
-    recorder.start()
+    const recorder = scope.startRecorder({ logger: recordingLogger() })
     const { url, upstreamUrl } = await startServers()
     expect(await observe(`${url}/before`)).toMatchObject({ status: 200 })
 
@@ -144,12 +120,11 @@ describe('a diagnostics-channel subscriber that throws', () => {
     expect(requestPaths(file)).toEqual(expect.arrayContaining(['/before', '/after']))
     expect(outgoingUrls(file)).toContain(`${upstreamUrl}/u/before`)
     expect(outgoingUrls(file)).not.toContain(`${upstreamUrl}/u/after`)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('a malformed node:http client message is contained', async () => {
-    recorder = new FlightRecorder({ logger: recordingLogger() })
-    recorder.start()
+    const recorder = scope.startRecorder({ logger: recordingLogger() })
     const { url } = await startServers()
     for (const name of [
       'http.client.request.created',
@@ -163,7 +138,7 @@ describe('a diagnostics-channel subscriber that throws', () => {
     expect(await observe(`${url}/x`)).toMatchObject({ status: 200, body: 'app upstream' })
     expect(recorder.enabled).toBe(true)
     expect(await recorder.writeTo(memorySink())).toBeGreaterThan(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
@@ -176,13 +151,12 @@ describe('a promise hook that throws (causal level)', () => {
       await new Promise((resolve) => setTimeout(resolve, 2))
       res.end(value)
     })
-    servers.push(app.server)
+    scope.servers.push(app.server)
     return app.url
   }
 
   it('is contained: the request works, the error is counted, the other sources go on', async () => {
-    recorder = new FlightRecorder({ level: 'causal', logger: recordingLogger() })
-    recorder.start()
+    const recorder = scope.startRecorder({ level: 'causal', logger: recordingLogger() })
     const url = await startFrozenServer()
     for (let i = 0; i < 3; i++) {
       expect(await observe(`${url}/frozen/${i}`)).toMatchObject({ status: 200, body: 'frozen' })
@@ -192,12 +166,11 @@ describe('a promise hook that throws (causal level)', () => {
     expect(requestPaths(file)).toEqual(
       expect.arrayContaining(['/frozen/0', '/frozen/1', '/frozen/2']),
     )
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('a frozen promise, which is legal user code, does not disable the causal level', async () => {
-    recorder = new FlightRecorder({ level: 'causal', logger: recordingLogger() })
-    recorder.start()
+    const recorder = scope.startRecorder({ level: 'causal', logger: recordingLogger() })
     const url = await startFrozenServer()
     expect(await observe(`${url}/frozen`)).toMatchObject({ status: 200, body: 'frozen' })
     expect(recorder.errorCounts).toEqual({})
@@ -206,8 +179,7 @@ describe('a promise hook that throws (causal level)', () => {
 
 describe('a timer callback that throws', () => {
   it('counters source: a failing sampler is disabled; requests and other sources go on', async () => {
-    recorder = new FlightRecorder({ logger: recordingLogger(), counterInterval: 10 })
-    recorder.start()
+    const recorder = scope.startRecorder({ logger: recordingLogger(), counterInterval: 10 })
     const { url } = await startServers()
     // The counters timer calls process.getActiveResourcesInfo(); make it fail.
     vi.spyOn(process, 'getActiveResourcesInfo').mockImplementation(() => {
@@ -225,20 +197,20 @@ describe('a timer callback that throws', () => {
     // Disabled: no counter sample after the failure.
     expect(counterSamples(file)).toBe(samplesAtFailure)
     expect(recorder.errorCounts[ErrorCodes.SOURCE_FAILED]).toBe(1)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
 describe('user callbacks and loggers that throw', () => {
   async function startApp(options: ExpressFlightRecorderOptions) {
-    const middleware = flightRecorder({ threshold: 20, dir, ...options })
+    const middleware = flightRecorder({ threshold: 20, dir: scope.dir, ...options })
     const app = express()
     app.use(middleware)
     app.get('/slow', (_req, res) => {
       setTimeout(() => res.send('slow'), 40)
     })
     const { server, url } = await listen(app)
-    servers.push(server)
+    scope.servers.push(server)
     return { capture: middleware.flightRecorder, url }
   }
 
@@ -265,7 +237,7 @@ describe('user callbacks and loggers that throw', () => {
     expect(await observe(`${ignoring.url}/slow`)).toMatchObject({ status: 200, body: 'slow' })
     await eventually(() => expect(ignoring.capture.stats.requests).toBe(1))
     expect(ignoring.capture.stats.snapshots).toBe(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('an onSnapshot that throws or rejects is logged once; the file is still written', async () => {
@@ -276,7 +248,7 @@ describe('user callbacks and loggers that throw', () => {
       () => Promise.reject(new Error('onSnapshot rejected')),
     ]) {
       const logger = recordingLogger()
-      const { capture, url } = await startApp({ logger, dir, onSnapshot })
+      const { capture, url } = await startApp({ logger, dir: scope.dir, onSnapshot })
       expect(await observe(`${url}/slow`)).toMatchObject({ status: 200, body: 'slow' })
       await eventually(() =>
         expect(logger.lines.filter((l) => l.obj.code === ErrorCodes.CALLBACK_FAILED)).toHaveLength(
@@ -287,8 +259,8 @@ describe('user callbacks and loggers that throw', () => {
       await capture.close()
       await resetProcessRecorder()
     }
-    expect(await snapshotFiles(dir)).toHaveLength(2)
-    expectNothingEscaped()
+    expect(await snapshotFiles(scope.dir)).toHaveLength(2)
+    expectNothingEscaped(scope)
   })
 
   it('a logger whose every method throws breaks nothing', async () => {
@@ -299,16 +271,16 @@ describe('user callbacks and loggers that throw', () => {
     const { capture, url } = await startApp({
       logger: broken,
       maxSnapshots: 2,
-      dir: `${dir}/file`,
+      dir: `${scope.dir}/file`,
     })
     // First a snapshot that succeeds (logged with info), then one that fails (logged with error).
     expect(await observe(`${url}/slow`)).toMatchObject({ status: 200, body: 'slow' })
     await eventually(() => expect(capture.stats.snapshots).toBe(1))
-    await removeDir(`${dir}/file`)
-    await writeFile(`${dir}/file`, 'not a directory')
+    await removeDir(`${scope.dir}/file`)
+    await writeFile(`${scope.dir}/file`, 'not a directory')
     expect(await observe(`${url}/slow`)).toMatchObject({ status: 200, body: 'slow' })
     await eventually(() => expect(capture.stats.failed).toBe(1))
     expect(capture.recorder?.enabled).toBe(true)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })

@@ -1,10 +1,11 @@
 /**
- * Shared by the reliability tests (promises in docs/reliability.md): real
- * servers on port 0, raw HTTP over sockets, a recording logger, a trap for
- * uncaught errors, forced GC, and the ring's memory bound.
+ * Shared by the reliability tests (promises in docs/reliability.md): each
+ * test's scope (a temporary directory, servers and recorders undone after
+ * it), real servers on port 0, raw HTTP over sockets, a recording logger, a
+ * trap for uncaught errors, forced GC, and the ring's memory bound.
  */
 import { once } from 'node:events'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -12,8 +13,14 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import type { Logger } from '../../packages/core/src/index.ts'
-import { validateTrace } from '../../packages/core/src/index.ts'
+import { afterEach, beforeEach, expect } from 'vitest'
+import {
+  FlightRecorder,
+  type FlightRecorderOptions,
+  type Logger,
+  resetProcessRecorder,
+  validateTrace,
+} from '../../packages/core/src/index.ts'
 import type { SnapshotFile } from '../../packages/core/src/snapshot/trace-format.ts'
 
 /** The workspace root. */
@@ -236,4 +243,68 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   }
+}
+
+/** What {@link useTestScope} gives each test, fresh, and undoes after it. */
+export interface TestScope {
+  /** A new temporary directory; made writable again and removed after the test. */
+  readonly dir: string
+  /** Every uncaught exception, unhandled rejection and warning during the test. */
+  readonly trap: ReturnType<typeof trapProcessErrors>
+  /** Servers to close after the test. */
+  readonly servers: Server[]
+  /** Makes and starts a recorder that is stopped after the test. */
+  startRecorder(options?: FlightRecorderOptions): FlightRecorder
+}
+
+/**
+ * Registers the `beforeEach`/`afterEach` pair every reliability test file
+ * needs and returns the scope they fill. After each test: servers closed,
+ * recorders stopped, the process recorder the adapters share reset, the
+ * trap released, the directory removed.
+ */
+export function useTestScope(): TestScope {
+  const recorders: FlightRecorder[] = []
+  let dir: string | undefined
+  let trap: ReturnType<typeof trapProcessErrors> | undefined
+  const scope: TestScope = {
+    get dir() {
+      if (dir === undefined) throw new Error('scope.dir is made before each test')
+      return dir
+    },
+    get trap() {
+      if (trap === undefined) throw new Error('scope.trap is set before each test')
+      return trap
+    },
+    servers: [],
+    startRecorder(options = {}) {
+      const recorder = new FlightRecorder(options)
+      recorder.start()
+      recorders.push(recorder)
+      return recorder
+    },
+  }
+  beforeEach(async () => {
+    trap = trapProcessErrors()
+    dir = await makeTempDir()
+  })
+  afterEach(async () => {
+    await Promise.all(scope.servers.splice(0).map(closeServer))
+    for (const recorder of recorders.splice(0)) recorder.stop()
+    await resetProcessRecorder()
+    trap?.release()
+    if (dir !== undefined) {
+      await chmod(dir, 0o700).catch(() => {})
+      await removeDir(dir)
+    }
+    trap = undefined
+    dir = undefined
+  })
+  return scope
+}
+
+/** Nothing escaped the recorder as an uncaught exception or unhandled rejection. */
+export function expectNothingEscaped(scope: TestScope): void {
+  expect(scope.trap.uncaught).toEqual([])
+  expect(scope.trap.unhandled).toEqual([])
 }

@@ -6,20 +6,18 @@
  * Bounds are on bytes and counts only, never on time.
  */
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'node:http'
 import express from 'express'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FlightRecorder, log, resetProcessRecorder } from '../../packages/core/src/index.ts'
+import { describe, expect, it } from 'vitest'
+import { type FlightRecorder, log } from '../../packages/core/src/index.ts'
 import { flightRecorder } from '../../packages/express/src/index.ts'
 import {
   closeServer,
   eventually,
+  expectNothingEscaped,
   heapAfterGc,
   listen,
-  makeTempDir,
-  removeDir,
   snapshotFiles,
-  trapProcessErrors,
+  useTestScope,
   windowBound,
 } from './helpers.ts'
 
@@ -27,35 +25,17 @@ const CONCURRENT = 1000
 const THRESHOLD = 50
 const SLOW = 150
 
-let dir: string
-let servers: Server[] = []
-let recorder: FlightRecorder | undefined
-let trap: ReturnType<typeof trapProcessErrors>
-
-beforeEach(async () => {
-  dir = await makeTempDir()
-  trap = trapProcessErrors()
-})
-
-afterEach(async () => {
-  await Promise.all(servers.map(closeServer))
-  servers = []
-  recorder?.stop()
-  recorder = undefined
-  await resetProcessRecorder()
-  trap.release()
-  await removeDir(dir)
-})
+const scope = useTestScope()
 
 async function startSlowApp(maxSnapshots: number) {
-  const middleware = flightRecorder({ threshold: THRESHOLD, dir, maxSnapshots })
+  const middleware = flightRecorder({ threshold: THRESHOLD, dir: scope.dir, maxSnapshots })
   const app = express()
   app.use(middleware)
   app.get('/slow/:n', (req, res) => {
     setTimeout(() => res.json({ n: req.params.n }), SLOW)
   })
   const { server, url } = await listen(app, 4096)
-  servers.push(server)
+  scope.servers.push(server)
   return { capture: middleware.flightRecorder, url }
 }
 
@@ -84,9 +64,8 @@ describe(`${CONCURRENT} concurrent slow requests`, () => {
     expect(stats.failed).toBe(0)
     expect(stats.requests).toBeGreaterThan(1)
     expect(stats.snapshots + stats.suppressed + stats.skipped).toBeLessThanOrEqual(stats.requests)
-    expect(await snapshotFiles(dir)).toHaveLength(1)
-    expect(trap.uncaught).toEqual([])
-    expect(trap.unhandled).toEqual([])
+    expect(await snapshotFiles(scope.dir)).toHaveLength(1)
+    expectNothingEscaped(scope)
   })
 
   it('capture exactly maxSnapshots over repeated bursts, never more', async () => {
@@ -100,9 +79,8 @@ describe(`${CONCURRENT} concurrent slow requests`, () => {
     }
     await eventually(() => expect(capture.recorder?.enabled).toBe(false))
     expect(capture.stats).toMatchObject({ snapshots: maxSnapshots, failed: 0 })
-    expect(await snapshotFiles(dir)).toHaveLength(maxSnapshots)
-    expect(trap.uncaught).toEqual([])
-    expect(trap.unhandled).toEqual([])
+    expect(await snapshotFiles(scope.dir)).toHaveLength(maxSnapshots)
+    expectNothingEscaped(scope)
   })
 })
 
@@ -113,11 +91,15 @@ describe('sustained traffic', () => {
   const bound = windowBound(maxBytes, 32 * 1024)
 
   /** Serves `rounds` rounds of 50 concurrent requests on `path`; returns the largest window seen. */
-  async function drive(rounds: number, path: (round: number, i: number) => string) {
+  async function drive(
+    recorder: FlightRecorder,
+    rounds: number,
+    path: (round: number, i: number) => string,
+  ) {
     const app = await listen((req, res) => {
       res.end(req.url)
     })
-    servers.push(app.server)
+    scope.servers.push(app.server)
     let largest = 0
     for (let round = 0; round < rounds; round++) {
       await Promise.all(
@@ -126,15 +108,14 @@ describe('sustained traffic', () => {
           await response.arrayBuffer()
         }),
       )
-      largest = Math.max(largest, recorder?.windowBytes ?? 0)
+      largest = Math.max(largest, recorder.windowBytes)
     }
     await closeServer(app.server)
     return largest
   }
 
   it('keeps the window within maxBytes plus one segment (log lines with ids, as the pino destination writes)', async () => {
-    recorder = new FlightRecorder({ maxBytes, minAge: 600_000, samplingInterval })
-    recorder.start()
+    const recorder = scope.startRecorder({ maxBytes, minAge: 600_000, samplingInterval })
     // Synchronous, so segments fill by count, never by time: the largest
     // window is measured exactly, after every event.
     let largest = 0
@@ -148,20 +129,18 @@ describe('sustained traffic', () => {
   })
 
   it('keeps the window within maxBytes plus one segment when every URL is long and unique', async () => {
-    recorder = new FlightRecorder({ maxBytes, minAge: 600_000, samplingInterval })
-    recorder.start()
+    const recorder = scope.startRecorder({ maxBytes, minAge: 600_000, samplingInterval })
     // 4 KiB paths, as scanners or long tokens in paths send: well under
     // Node's 16 KiB header limit, so every one is served and recorded.
-    const largest = await drive(10, (round, i) => `/t/${round}-${i}-${'a'.repeat(4096)}`)
+    const largest = await drive(recorder, 10, (round, i) => `/t/${round}-${i}-${'a'.repeat(4096)}`)
     expect(largest).toBeLessThanOrEqual(bound)
   })
 
   it('keeps the heap flat once the window is full', async () => {
-    recorder = new FlightRecorder({ maxBytes, minAge: 600_000 })
-    recorder.start()
+    const recorder = scope.startRecorder({ maxBytes, minAge: 600_000 })
     const heaps: number[] = []
     for (let phase = 0; phase < 6; phase++) {
-      await drive(15, (round, i) => `/users/${phase}-${round}-${i}`)
+      await drive(recorder, 15, (round, i) => `/users/${phase}-${round}-${i}`)
       heaps.push(heapAfterGc())
     }
     // Phases 0-1 fill the window and warm up; after that the heap may move by

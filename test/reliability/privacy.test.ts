@@ -2,24 +2,19 @@
  * Promise 5, privacy: by default no query string, header value, cookie,
  * body, credential, error message or client address reaches a snapshot or
  * the logs; `allow` opens exactly the fields it names. Snapshot files are
- * created with mode 0600 inside `dir`, and never through a symlink at the
+ * created with mode 0600 inside `scope.dir`, and never through a symlink at the
  * temporary or the final path.
  */
 import crypto from 'node:crypto'
 import { lstat, mkdir, readdir, readFile, readlink, stat, symlink } from 'node:fs/promises'
-import { get, type Server } from 'node:http'
+import { get } from 'node:http'
 import { syncBuiltinESMExports } from 'node:module'
 import { join } from 'node:path'
 import express from 'express'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  FlightRecorder,
-  type FlightRecorderOptions,
-  resetProcessRecorder,
-} from '../../packages/core/src/index.ts'
+import { describe, expect, it } from 'vitest'
+import { FlightRecorder, type FlightRecorderOptions } from '../../packages/core/src/index.ts'
 import { flightRecorder } from '../../packages/express/src/index.ts'
 import {
-  closeServer,
   eventually,
   listen,
   makeTempDir,
@@ -29,7 +24,7 @@ import {
   removeDir,
   snapshotFiles,
   statusOf,
-  trapProcessErrors,
+  useTestScope,
 } from './helpers.ts'
 
 /** Every secret the client and the app send, by where it is sent. */
@@ -47,25 +42,10 @@ const secret = {
   requestId: 'REQUEST-ID-4d4d',
 }
 
-let dir: string
-let servers: Server[] = []
-let trap: ReturnType<typeof trapProcessErrors>
-
-beforeEach(async () => {
-  dir = await makeTempDir()
-  trap = trapProcessErrors()
-})
-
-afterEach(async () => {
-  await Promise.all(servers.map(closeServer))
-  servers = []
-  await resetProcessRecorder()
-  trap.release()
-  await removeDir(dir)
-})
+const scope = useTestScope()
 
 /**
- * An app (express, with the adapter writing to `dir`) whose handlers call an
+ * An app (express, with the adapter writing to `scope.dir`) whose handlers call an
  * upstream with secrets of their own, plus a client that sends secrets in
  * every place a request has. Returns the snapshot text and every log line.
  */
@@ -75,7 +55,7 @@ async function sendSecretsEverywhere(recorderOptions?: FlightRecorderOptions) {
     req.resume()
     res.end('upstream')
   })
-  servers.push(upstream.server)
+  scope.servers.push(upstream.server)
   // By host name, so that the client's address (127.0.0.1) is not in any URL.
   const upstreamUrl = upstream.url.replace('127.0.0.1', 'localhost')
 
@@ -83,7 +63,7 @@ async function sendSecretsEverywhere(recorderOptions?: FlightRecorderOptions) {
   // Only /slow triggers, so the snapshot holds every request before it.
   const middleware = flightRecorder({
     trigger: (request) => request.route === '/slow',
-    dir,
+    dir: scope.dir,
     logger,
     recorder,
   })
@@ -119,7 +99,7 @@ async function sendSecretsEverywhere(recorderOptions?: FlightRecorderOptions) {
     res.send('any')
   })
   const listening = await listen(app)
-  servers.push(listening.server)
+  scope.servers.push(listening.server)
   // The client too calls by name: its own calls are recorded as outgoing calls.
   const url = listening.url.replace('127.0.0.1', 'localhost')
 
@@ -148,10 +128,10 @@ async function sendSecretsEverywhere(recorderOptions?: FlightRecorderOptions) {
   await (await fetch(`${url}/slow?token=${secret.query}`, { headers })).text()
   const capture = middleware.flightRecorder
   await eventually(() => expect(capture.stats.snapshots).toBe(1))
-  const [path] = await snapshotFiles(dir)
+  const [path] = await snapshotFiles(scope.dir)
   await readSnapshot(path)
   const text = await readFile(path, 'utf8')
-  const logs = JSON.stringify(logger.lines) + trap.warnings.map((w) => w.message).join('\n')
+  const logs = JSON.stringify(logger.lines) + scope.trap.warnings.map((w) => w.message).join('\n')
   return { text, logs, path }
 }
 
@@ -206,13 +186,13 @@ describe('allow', () => {
 
 describe('snapshot files', () => {
   async function startApp() {
-    const middleware = flightRecorder({ threshold: 10_000, dir })
+    const middleware = flightRecorder({ threshold: 10_000, dir: scope.dir })
     const app = express().use(middleware)
     app.get('/', (_req, res) => {
       res.send('ok')
     })
     const { server, url } = await listen(app)
-    servers.push(server)
+    scope.servers.push(server)
     await (await fetch(url)).text()
     return middleware.flightRecorder
   }
@@ -228,7 +208,7 @@ describe('snapshot files', () => {
       const links: Array<Promise<void>> = []
       for (const end = next + 500; next < end; next++) {
         const stamp = new Date(next).toISOString().replace(/[-:]/g, '')
-        links.push(symlink(target, join(dir, nameOf(stamp))))
+        links.push(symlink(target, join(scope.dir, nameOf(stamp))))
       }
       await Promise.all(links)
     }
@@ -239,9 +219,9 @@ describe('snapshot files', () => {
     const { path } = await capture.snapshot()
     expect(path).toBeDefined()
     const file = path as string
-    expect(file.startsWith(`${dir}/`)).toBe(true)
+    expect(file.startsWith(`${scope.dir}/`)).toBe(true)
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    expect(await readdir(dir)).toEqual([file.slice(dir.length + 1)])
+    expect(await readdir(scope.dir)).toEqual([file.slice(scope.dir.length + 1)])
   })
 
   it('replace a symlink at the final path instead of writing through it', async () => {
@@ -274,9 +254,9 @@ describe('snapshot files', () => {
       await expect(capture.snapshot()).rejects.toBeDefined()
       await expect(stat(victim)).rejects.toMatchObject({ code: 'ENOENT' })
       // Nothing else was written, and the planted links are as they were.
-      const names = await readdir(dir)
+      const names = await readdir(scope.dir)
       expect(names.every((n) => n.startsWith('.flightrec-'))).toBe(true)
-      expect(await readlink(join(dir, names[0]))).toBe(victim)
+      expect(await readlink(join(scope.dir, names[0]))).toBe(victim)
     } finally {
       crypto.randomBytes = original
       syncBuiltinESMExports()
@@ -284,10 +264,10 @@ describe('snapshot files', () => {
     }
   })
 
-  it('a missing dir is created with mode 0700', async () => {
-    const nested = join(dir, 'nested', 'snapshots')
+  it('a missing scope.dir is created with mode 0700', async () => {
+    const nested = join(scope.dir, 'nested', 'snapshots')
     const middleware = flightRecorder({ threshold: 10_000, dir: nested })
-    servers.push((await listen(express().use(middleware))).server)
+    scope.servers.push((await listen(express().use(middleware))).server)
     await middleware.flightRecorder.snapshot()
     expect((await stat(nested)).mode & 0o777).toBe(0o700)
     await mkdir(nested, { recursive: true })

@@ -9,26 +9,20 @@ import { spawn } from 'node:child_process'
 import dc from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { createWriteStream, existsSync } from 'node:fs'
-import { chmod, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises'
-import type { Server } from 'node:http'
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { Worker } from 'node:worker_threads'
 import express from 'express'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  ErrorCodes,
-  FlightRecorder,
-  log,
-  resetProcessRecorder,
-} from '../../packages/core/src/index.ts'
+import { describe, expect, it } from 'vitest'
+import { ErrorCodes, type FlightRecorder, log } from '../../packages/core/src/index.ts'
 import {
   type ExpressFlightRecorderOptions,
   flightRecorder,
 } from '../../packages/express/src/index.ts'
 import {
-  closeServer,
   eventually,
+  expectNothingEscaped,
   listen,
   makeTempDir,
   memorySink,
@@ -37,45 +31,13 @@ import {
   recordingLogger,
   removeDir,
   snapshotFiles,
-  trapProcessErrors,
+  useTestScope,
 } from './helpers.ts'
 
 const isRoot = process.getuid?.() === 0
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname
 
-let dir: string
-let servers: Server[] = []
-let trap: ReturnType<typeof trapProcessErrors>
-let recorders: FlightRecorder[] = []
-
-beforeEach(async () => {
-  dir = await makeTempDir()
-  trap = trapProcessErrors()
-})
-
-afterEach(async () => {
-  await Promise.all(servers.map(closeServer))
-  servers = []
-  for (const r of recorders) r.stop()
-  recorders = []
-  await resetProcessRecorder()
-  trap.release()
-  await chmod(dir, 0o700).catch(() => {})
-  await removeDir(dir)
-})
-
-/** Nothing the recorder did escaped as an uncaught exception or unhandled rejection. */
-function expectNothingEscaped(): void {
-  expect(trap.uncaught).toEqual([])
-  expect(trap.unhandled).toEqual([])
-}
-
-function startedRecorder(options: ConstructorParameters<typeof FlightRecorder>[0] = {}) {
-  const recorder = new FlightRecorder(options)
-  recorder.start()
-  recorders.push(recorder)
-  return recorder
-}
+const scope = useTestScope()
 
 /** A Writable that accepts `limit` bytes, then fails every write with `code`. */
 function failingAfter(limit: number, code: string): Writable & { accepted: number } {
@@ -130,7 +92,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<st
 
 describe('writeTo with a failing stream', () => {
   it('rejects with ERR_FLIGHTREC_SINK_FAILED when the stream fails midway, and keeps recording', async () => {
-    const recorder = startedRecorder({ maxBytes: 16 * 1024 * 1024 })
+    const recorder = scope.startRecorder({ maxBytes: 16 * 1024 * 1024 })
     fillWindow(20_000)
     const sink = failingAfter(64 * 1024, 'ENOSPC')
     const err = await rejectionOf(recorder.writeTo(sink))
@@ -146,13 +108,13 @@ describe('writeTo with a failing stream', () => {
     expect(
       file.traceEvents.some((e) => e.cat === 'flightrec.log' && e.name === 'after the failure'),
     ).toBe(true)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it.skipIf(!existsSync('/dev/full'))(
     'rejects with ERR_FLIGHTREC_SINK_FAILED on a full device (ENOSPC)',
     async () => {
-      const recorder = startedRecorder()
+      const recorder = scope.startRecorder()
       fillWindow(2_000)
       const full = createWriteStream('/dev/full')
       const err = await rejectionOf(recorder.writeTo(full))
@@ -161,12 +123,12 @@ describe('writeTo with a failing stream', () => {
       full.destroy()
       expect(recorder.enabled).toBe(true)
       expect(await recorder.writeTo(memorySink())).toBeGreaterThan(0)
-      expectNothingEscaped()
+      expectNothingEscaped(scope)
     },
   )
 
   it('rejects with ERR_FLIGHTREC_SINK_FAILED when write() throws (EIO)', async () => {
-    const recorder = startedRecorder()
+    const recorder = scope.startRecorder()
     fillWindow(100)
     const throwing = new Writable()
     throwing.write = () => {
@@ -176,21 +138,21 @@ describe('writeTo with a failing stream', () => {
     expect(err.code).toBe(ErrorCodes.SINK_FAILED)
     expect(err.bytesWritten).toBe(0)
     expect(await recorder.writeTo(memorySink())).toBeGreaterThan(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('rejects with ERR_FLIGHTREC_SINK_FAILED on a stream already destroyed', async () => {
-    const recorder = startedRecorder()
+    const recorder = scope.startRecorder()
     const destroyed = memorySink()
     destroyed.destroy()
     const err = await rejectionOf(recorder.writeTo(destroyed))
     expect(err.code).toBe(ErrorCodes.SINK_FAILED)
     expect(await recorder.writeTo(memorySink())).toBeGreaterThan(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('contains an encoder failure (a trigger that cannot be serialised)', async () => {
-    const recorder = startedRecorder({ maxBytes: 16 * 1024 * 1024 })
+    const recorder = scope.startRecorder({ maxBytes: 16 * 1024 * 1024 })
     fillWindow(5_000)
     const sink = memorySink()
     // JSON cannot encode a BigInt: the encoder throws when it reaches the trigger.
@@ -202,24 +164,24 @@ describe('writeTo with a failing stream', () => {
     expect(Object.values(ErrorCodes)).toContain(err.code)
     expect(recorder.enabled).toBe(true)
     expect(await recorder.writeTo(memorySink())).toBeGreaterThan(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('rejects at once with ERR_FLIGHTREC_WRITE_IN_PROGRESS while another write runs', async () => {
-    const recorder = startedRecorder({ maxBytes: 16 * 1024 * 1024 })
+    const recorder = scope.startRecorder({ maxBytes: 16 * 1024 * 1024 })
     fillWindow(5_000)
     const first = recorder.writeTo(memorySink())
     const err = await rejectionOf(recorder.writeTo(memorySink()))
     expect(err.code).toBe(ErrorCodes.WRITE_IN_PROGRESS)
     expect(err.bytesWritten).toBe(0)
     expect(await first).toBeGreaterThan(0)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
 describe('the encoding worker crashing', () => {
   it('midway: writeTo rejects with ERR_FLIGHTREC_ENCODE_FAILED; the next write works', async () => {
-    const recorder = startedRecorder({ maxBytes: 16 * 1024 * 1024 })
+    const recorder = scope.startRecorder({ maxBytes: 16 * 1024 * 1024 })
     fillWindow(50_000)
     const encoder = nextWorker()
     let crashed = false
@@ -242,13 +204,13 @@ describe('the encoding worker crashing', () => {
     expect(parseSnapshot(good.text()).traceEvents.some((e) => e.name === 'after the crash')).toBe(
       true,
     )
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 
   it('through the adapter: no file is left, the error is logged once, the next snapshot is written', async () => {
     const logger = recordingLogger()
     const { capture, url } = await startApp({
-      dir,
+      dir: scope.dir,
       logger,
       maxSnapshots: 2,
       maxBytes: 16 * 1024 * 1024,
@@ -260,20 +222,20 @@ describe('the encoding worker crashing', () => {
     })
     expect(await observe(`${url}/slow?n=1`)).toMatchObject({ status: 201, body: 'slow 1' })
     await eventually(() => expect(capture.stats.failed).toBe(1))
-    expect(await readdir(dir)).toEqual([])
+    expect(await readdir(scope.dir)).toEqual([])
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.obj.code)).toEqual([
       ErrorCodes.ENCODE_FAILED,
     ])
     expect(await observe(`${url}/slow?n=2`)).toMatchObject({ status: 201, body: 'slow 2' })
     await eventually(() => expect(capture.stats.snapshots).toBe(1))
-    expect(await snapshotFiles(dir)).toHaveLength(1)
-    expectNothingEscaped()
+    expect(await snapshotFiles(scope.dir)).toHaveLength(1)
+    expectNothingEscaped(scope)
   })
 })
 
 describe('stop() while writeTo runs', () => {
   it('rejects the write with ERR_FLIGHTREC_STOPPED_DURING_WRITE; the recorder starts again', async () => {
-    const recorder = startedRecorder({ maxBytes: 16 * 1024 * 1024 })
+    const recorder = scope.startRecorder({ maxBytes: 16 * 1024 * 1024 })
     fillWindow(50_000)
     let stopped = false
     const sink = new Writable({
@@ -297,7 +259,7 @@ describe('stop() while writeTo runs', () => {
     await recorder.writeTo(good)
     const file = parseSnapshot(good.text())
     expect(file.traceEvents.some((e) => e.name === 'after restart')).toBe(true)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
@@ -313,7 +275,7 @@ async function startApp(options: ExpressFlightRecorderOptions) {
     setTimeout(() => res.status(201).send(`slow ${req.query.n ?? ''}`), 60)
   })
   const { server, url } = await listen(app)
-  servers.push(server)
+  scope.servers.push(server)
   return { capture: middleware.flightRecorder, url }
 }
 
@@ -343,17 +305,17 @@ describe('adapter with a destination that cannot be written', () => {
       .traceEvents.filter((e) => e.ph === 'b' && e.cat === 'flightrec.request')
       .map((e) => e.args?.path)
     expect(paths).toContain('/fast')
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   }
 
   it('a path that is a file: logged once as ERR_FLIGHTREC_SINK_FAILED, counted, recording goes on', async () => {
-    const file = join(dir, 'not-a-directory')
+    const file = join(scope.dir, 'not-a-directory')
     await writeFile(file, 'x')
     await expectContained(join(file, 'snapshots'), ErrorCodes.SINK_FAILED)
   })
 
   it.skipIf(isRoot)('a read-only directory: logged once, counted, recording goes on', async () => {
-    const readOnly = join(dir, 'read-only')
+    const readOnly = join(scope.dir, 'read-only')
     await mkdir(readOnly, { mode: 0o500 })
     await expectContained(readOnly, ErrorCodes.SINK_FAILED)
     expect(await readdir(readOnly)).toEqual([])
@@ -367,13 +329,13 @@ describe('adapter with a destination that cannot be written', () => {
   )
 
   it('a missing directory is created (mode 0700) and the snapshot written there', async () => {
-    const missing = join(dir, 'a', 'b', 'snapshots')
+    const missing = join(scope.dir, 'a', 'b', 'snapshots')
     const { capture, url } = await startApp({ dir: missing })
     expect(await observe(`${url}/slow`)).toMatchObject({ status: 201 })
     await eventually(() => expect(capture.stats.snapshots).toBe(1))
     expect((await stat(missing)).mode & 0o777).toBe(0o700)
     expect(await snapshotFiles(missing)).toHaveLength(1)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
@@ -450,29 +412,29 @@ describe('adapter whose file write fails midway (EFBIG from a file-size limit)',
 
 describe('temporary files', () => {
   it('removes stale temporary files left by a crashed writer', async () => {
-    const stale = join(dir, '.flightrec-20250101T000000.000Z-999999.json.tmp-0123456789ab')
+    const stale = join(scope.dir, '.flightrec-20250101T000000.000Z-999999.json.tmp-0123456789ab')
     await writeFile(stale, '{"traceEvents":[')
     const hourAgo = new Date(Date.now() - 3_600_000)
     await utimes(stale, hourAgo, hourAgo)
-    const { capture, url } = await startApp({ dir })
+    const { capture, url } = await startApp({ dir: scope.dir })
     await observe(`${url}/slow`)
     await eventually(() => expect(capture.stats.snapshots).toBe(1))
-    const names = await readdir(dir)
+    const names = await readdir(scope.dir)
     expect(names.filter((n) => n.startsWith('.'))).toEqual([])
     expect(names).toHaveLength(1)
   })
 
   it('closing the capture while a snapshot is written waits for it: a whole file, no temporary', async () => {
-    const { capture, url } = await startApp({ dir, maxBytes: 16 * 1024 * 1024 })
+    const { capture, url } = await startApp({ dir: scope.dir, maxBytes: 16 * 1024 * 1024 })
     fillWindow(50_000)
     await observe(`${url}/slow`)
     await eventually(() => expect(capture.stats.requests).toBe(1))
     await capture.close()
-    const names = await readdir(dir)
+    const names = await readdir(scope.dir)
     expect(names.filter((n) => n.startsWith('.'))).toEqual([])
-    const files = await snapshotFiles(dir)
+    const files = await snapshotFiles(scope.dir)
     expect(files).toHaveLength(1)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
 
@@ -481,7 +443,7 @@ describe('temporary files', () => {
 describe('the encoding worker failing to start', () => {
   it('falls back to encoding on the main thread: reported once, snapshots still complete', async () => {
     const logger = recordingLogger()
-    const recorder = startedRecorder({ logger })
+    const recorder = scope.startRecorder({ logger })
     fillWindow(1_000)
     nextWorker((worker) => void worker.terminate())
     const first = memorySink()
@@ -492,6 +454,6 @@ describe('the encoding worker failing to start', () => {
     parseSnapshot(second.text())
     expect(recorder.errorCounts[ErrorCodes.WORKER_UNAVAILABLE]).toBe(1)
     expect(logger.lines.filter((l) => l.obj.code === ErrorCodes.WORKER_UNAVAILABLE)).toHaveLength(1)
-    expectNothingEscaped()
+    expectNothingEscaped(scope)
   })
 })
