@@ -18,7 +18,7 @@ import { createHmac, pbkdf2Sync, randomInt } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { FlightRecorder, type RecordingLevel } from '@flightrec/core'
-import { flightRecorder } from '@flightrec/express'
+import { type FlightRecorderMiddleware, flightRecorder } from '@flightrec/express'
 import { Mutex } from 'async-mutex'
 import express from 'express'
 import pino, { type Logger } from 'pino'
@@ -43,10 +43,20 @@ export interface ServerOptions {
   /** Recorder level: 'default', or 'causal' for flows from the releasing task to the requests it released. */
   level?: RecordingLevel
   logger?: Logger
+  /**
+   * The @flightrec/express middleware registered before the route, or `false`
+   * to run the server without flightrec (no recorder is created). Default:
+   * one built from `threshold`, `dir`, the logger and a new recorder at
+   * `level` (plus the event-loop stall trigger in the blocking variant).
+   * When given, it wins: `dir` and `level` are not used.
+   */
+  adapter?: FlightRecorderMiddleware | false
 }
 
 /** Every default of the server, in one place. */
-export const serverDefaults: Readonly<Required<Omit<ServerOptions, 'logger' | 'dir'>>> & {
+export const serverDefaults: Readonly<
+  Required<Omit<ServerOptions, 'logger' | 'dir' | 'adapter'>>
+> & {
   threshold: number
 } = Object.freeze({
   variant: 'deferred-unlock',
@@ -71,9 +81,13 @@ interface Bucket {
  * const server = await startServer({ port: 0, variant: 'fixed' })
  * console.log(server.url)
  * await server.close()
+ *
+ * @example
+ * // Without flightrec, e.g. as the baseline of a benchmark.
+ * const bare = await startServer({ port: 0, variant: 'fixed', adapter: false })
  */
 export async function startServer(options: ServerOptions = {}) {
-  const { logger: _logger, ...rest } = options
+  const { logger: _logger, adapter: _adapter, ...rest } = options
   const o = withDefaults({ ...serverDefaults, dir: undefined as string | undefined }, rest)
   // Asynchronous log writes: a synchronous write to a slow pipe would block the loop.
   const logger = options.logger ?? pino(pino.destination({ sync: false }))
@@ -90,15 +104,16 @@ export async function startServer(options: ServerOptions = {}) {
   // blocked loop delays the requests that arrive meanwhile, but their clocks
   // start only once it is free again; so the blocking variant also captures
   // on the stall itself.
-  app.use(
+  const adapter =
+    options.adapter ??
     flightRecorder({
       threshold: o.threshold,
       eventLoopStall: o.variant === 'blocking' ? o.threshold : undefined,
       dir: o.dir,
       logger,
       recorder: new FlightRecorder({ level: o.level }),
-    }),
-  )
+    })
+  if (adapter) app.use(adapter)
   app.get('/guess-number', async function guessNumber(req, res) {
     const start = performance.now()
     // Fetch the guess from the query and validate it.

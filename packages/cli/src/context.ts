@@ -96,8 +96,9 @@ export function buildContext(model: Model): Context {
     else blocks.push(b)
   }
   busy.sort((a, b) => a.start - b.start)
+  const requestsById = model.requestsById
   const { ownCalls, callOwner } = model.attributed
-    ? attributedCalls(model)
+    ? attributedCalls(model, requestsById)
     : matchCallsByTime(model.requests, model.calls)
   const releases: ReleaseEvent[] = []
   for (const call of model.calls) if (!call.inFlight) releases.push({ ts: call.end, call })
@@ -113,7 +114,7 @@ export function buildContext(model: Model): Context {
     releases,
     matchedByTime: !model.attributed,
     asyncSlices: model.asyncSlices,
-    requestsById: new Map(model.requests.map((r) => [r.id, r])),
+    requestsById,
   }
 }
 
@@ -129,18 +130,12 @@ function splitAtTurns(
   model: Model,
   blockMicros: number,
 ): { long: LoopSlice[]; short: LoopSlice[] } {
-  const turns: number[] = []
-  for (const r of model.requests) {
-    if (!r.truncated) turns.push(r.start)
-    if (!r.inFlight) turns.push(r.end)
-  }
-  for (const c of model.calls) if (!c.inFlight) turns.push(c.end)
-  for (const c of model.memory) turns.push(c.ts)
-  for (const c of model.loopCounters) turns.push(c.ts)
-  turns.sort((a, b) => a - b)
   const long: LoopSlice[] = []
   const short: LoopSlice[] = []
   const samples = model.samples
+  const longRuns = model.loop.filter((run) => run.end - run.start >= blockMicros)
+  const turns =
+    longRuns.length > 0 ? turnsWithin(model, mergeIntervals(longRuns)) : new Float64Array(0)
   for (const run of model.loop) {
     if (run.end - run.start < blockMicros) {
       short.push(run)
@@ -218,7 +213,46 @@ const MIN_AROUND_MICROS = 100_000
 /** When a long busy stretch counts as queueing (see {@link isQueueing}). */
 const queueingDefaults = Object.freeze({ minInFlight: 8, busyShare: 0.6, aroundMs: 1000 })
 
-function lowerBound(sorted: number[], t: number): number {
+/**
+ * When the loop provably turned over (see {@link splitAtTurns}) inside
+ * `within` (sorted, disjoint [start, end) intervals), ascending.
+ */
+function turnsWithin(model: Model, within: Interval[]): Float64Array {
+  const starts = within.map((iv) => iv.start)
+  const turns = new Float64Array(
+    2 * model.requests.length +
+      model.calls.length +
+      model.memory.length +
+      model.loopCounters.length,
+  )
+  let n = 0
+  const add = (t: number) => {
+    const i = upperBound(starts, t) - 1
+    if (i >= 0 && t < within[i].end) turns[n++] = t
+  }
+  for (const r of model.requests) {
+    if (!r.truncated) add(r.start)
+    if (!r.inFlight) add(r.end)
+  }
+  for (const c of model.calls) if (!c.inFlight) add(c.end)
+  for (const c of model.memory) add(c.ts)
+  for (const c of model.loopCounters) add(c.ts)
+  return turns.subarray(0, n).sort()
+}
+
+/** Index of the first element of `sorted` after `t`. */
+function upperBound(sorted: number[], t: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (sorted[mid] <= t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function lowerBound(sorted: ArrayLike<number>, t: number): number {
   let lo = 0
   let hi = sorted.length
   while (lo < hi) {
@@ -257,10 +291,12 @@ function mergeBlocks(sorted: LoopSlice[]): Block[] {
   return out
 }
 
-function attributedCalls(model: Model): Pick<Context, 'ownCalls' | 'callOwner'> {
+function attributedCalls(
+  model: Model,
+  requests: Map<number, RequestRecord>,
+): Pick<Context, 'ownCalls' | 'callOwner'> {
   const ownCalls = new Map<number, CallRecord[]>()
   const callOwner = new Map<CallRecord, number>()
-  const requests = new Map(model.requests.map((r) => [r.id, r]))
   for (const call of model.calls) {
     if (call.requestId === undefined) continue
     const owner = requests.get(call.requestId)

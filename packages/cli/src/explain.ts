@@ -322,7 +322,10 @@ function releaseFromFlow(
   const named = locationOfSlice(slice) ?? parseLocation(by.function)
   const call = callEndingNear(ctx, from, undefined) ?? lastCallBy(ctx, named, from)
   if (call) {
-    const byRequest = ctx.callOwner.get(call) ?? requestId
+    // The code that released the wait is the code that made the call: a
+    // request's, if a request made it, else background work (whatever
+    // context the callback inherited).
+    const byRequest = ctx.callOwner.get(call)
     return {
       ts,
       evidence: 'flow',

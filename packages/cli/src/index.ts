@@ -10,8 +10,7 @@
  */
 
 import { type Analysis, type AnalyzeOptions, analyze } from './analyze.ts'
-import { loadSnapshot } from './load.ts'
-import { buildModel } from './model.ts'
+import { loadModel } from './model.ts'
 
 export type {
   Analysis,
@@ -26,7 +25,7 @@ export type { Culprit, Finding, FindingKind, WaitedOn } from './findings/types.t
 export { loadSnapshot, MAX_SNAPSHOT_BYTES, parseSnapshot, SnapshotLoadError } from './load.ts'
 export { ExitCode, main } from './main.ts'
 export type { Model } from './model.ts'
-export { buildModel } from './model.ts'
+export { buildModel, loadModel } from './model.ts'
 export { renderText, type TextOptions } from './report.ts'
 
 /**
@@ -38,6 +37,5 @@ export { renderText, type TextOptions } from './report.ts'
  * const { findings } = await analyzeFile('snapshot.json', { slowMs: 200 })
  */
 export async function analyzeFile(path: string, options?: AnalyzeOptions): Promise<Analysis> {
-  const { file } = await loadSnapshot(path)
-  return analyze(buildModel(file), options)
+  return analyze(await loadModel(path), options)
 }

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { analyze } from './analyze.ts'
-import { loadSnapshot, SnapshotLoadError } from './load.ts'
-import { buildModel } from './model.ts'
+import { SnapshotLoadError } from './load.ts'
+import { loadModel } from './model.ts'
 import { renderText } from './report.ts'
 
 /**
@@ -96,8 +96,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   const { path } = parsed
   try {
-    const { file } = await loadSnapshot(path)
-    const analysis = analyze(buildModel(file), { slowMs: parsed.slowMs, top: parsed.top })
+    const analysis = analyze(await loadModel(path), { slowMs: parsed.slowMs, top: parsed.top })
     if (parsed.json) io.stdout.write(`${JSON.stringify(analysis, null, 2)}\n`)
     else {
       const colour = io.isTTY && !parsed.noColor && !io.env.NO_COLOR && io.env.TERM !== 'dumb'

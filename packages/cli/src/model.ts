@@ -6,7 +6,7 @@ import {
   type SnapshotMetadata,
   type TraceEvent,
 } from '@flightrec/core/trace-format'
-import { SnapshotLoadError } from './load.ts'
+import { SnapshotLoadError, streamSnapshotFile } from './load.ts'
 import { type CodeLocation, SampleIndex } from './samples.ts'
 
 /** Times in the model are µs on the snapshot's clock (the same base as every `ts`). */
@@ -31,11 +31,11 @@ export interface RequestRecord extends Interval {
   truncated: boolean
   aborted: boolean
   errored: boolean
-  /** Outgoing calls the recorder attributed to this request. */
+  /** Outgoing calls the recorder attributed to this request (read-only: empty ones are shared). */
   calls: CallRecord[]
-  /** Annotations (task/region) inside this request. */
+  /** Annotations (task/region) inside this request (read-only, as `calls`). */
   tasks: TaskRecord[]
-  /** Causal level: the request's waits, each ended by a flow from what released it. */
+  /** Causal level: the request's waits, each ended by a flow from what released it (read-only, as `calls`). */
   waits: WaitRecord[]
 }
 
@@ -101,6 +101,8 @@ export interface Model {
   start: number
   end: number
   requests: RequestRecord[]
+  /** The same requests, by id. */
+  requestsById: Map<number, RequestRecord>
   /** Every outgoing call, attributed or not, by start time. */
   calls: CallRecord[]
   /** Annotations outside any request, and inside requests. */
@@ -125,9 +127,47 @@ export interface Model {
 }
 
 interface Open {
-  event: TraceEvent
   kind: 'request' | 'call' | 'task' | 'wait' | 'other'
   record?: RequestRecord | CallRecord | TaskRecord | WaitRecord
+}
+
+/**
+ * The calls, tasks and waits of a request that has none: one shared, frozen
+ * array, as most requests have none (three arrays fewer per request).
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[]
+
+/** The arguments of an event that has none. */
+const NO_ARGS: Readonly<Record<string, unknown>> = Object.freeze({})
+
+/** The lists of the model that events fill as they are read. */
+type Parts = Pick<
+  Model,
+  | 'calls'
+  | 'tasks'
+  | 'loop'
+  | 'stalls'
+  | 'gcs'
+  | 'memory'
+  | 'loopCounters'
+  | 'triggers'
+  | 'asyncSlices'
+  | 'waits'
+>
+
+/** A wait's flow in, to be joined to the resolve point its flow out came from. */
+interface FlowIn {
+  ts: number
+  requestId?: number
+  wait?: WaitRecord
+  bindId: string
+}
+
+/** A resolve point's flow out (causal level). */
+interface Resolve {
+  ts: number
+  tid: number
+  bindId: string
 }
 
 /**
@@ -136,83 +176,114 @@ interface Open {
  * categories are skipped (newer recorders may add some); a flightrec event
  * missing a field this reader relies on makes the file malformed
  * ({@link SnapshotLoadError}). The loop's busy runs are rebuilt from the CPU
- * samples when the file has them, else read from its loop slices.
+ * samples when the file has them, else read from its loop slices. Holds the
+ * whole file; {@link loadModel} reads a file into the model a batch of events
+ * at a time.
  *
  * @example
  * const model = buildModel((await loadSnapshot(path)).file)
  * console.log(model.requests.length, model.hasFlows)
  */
 export function buildModel(file: SnapshotFile): Model {
-  const meta = file.metadata?.flightrec as SnapshotMetadata
-  const intervalMicros = numberOr(meta.options?.samplingInterval, 1000)
-  const model: Model = {
-    meta,
-    start: meta.startMicros,
-    end: meta.endMicros,
-    requests: [],
+  const builder = new ModelBuilder()
+  builder.add(file.traceEvents, 0)
+  return builder.finish(file.metadata?.flightrec as SnapshotMetadata)
+}
+
+/**
+ * Reads a snapshot file into the analyzer's model, a batch of events at a
+ * time: memory holds the model, not the file's events. Refuses what
+ * `loadSnapshot` refuses, and what {@link buildModel} refuses, with a
+ * {@link SnapshotLoadError} (a file that is not a snapshot is refused as
+ * that before its events are).
+ *
+ * @example
+ * const model = await loadModel('flightrec-20250919T165202Z-4242.json')
+ * console.log(model.requests.length)
+ */
+export async function loadModel(path: string): Promise<Model> {
+  let builder = new ModelBuilder()
+  const { meta } = await streamSnapshotFile(path, () => {
+    builder = new ModelBuilder()
+    return builder
+  })
+  return builder.finish(meta)
+}
+
+/**
+ * The model, built event by event (`add`, in file order), then completed
+ * with the file's metadata (`finish`, once).
+ */
+class ModelBuilder {
+  readonly #parts: Parts = {
     calls: [],
     tasks: [],
     loop: [],
     stalls: [],
     gcs: [],
-    gcSampled: [],
     memory: [],
     loopCounters: [],
     triggers: [],
     asyncSlices: [],
     waits: [],
-    samples: new SampleIndex(file.traceEvents, intervalMicros),
-    attributed: false,
-    hasFlows: false,
   }
-  const requests = new Map<number, RequestRecord>()
-  const open = new Map<string, Open[]>()
-  const resolves: Array<{ ts: number; tid: number; bindId: string }> = []
-  const flowIns: Array<{ ts: number; requestId?: number; wait?: WaitRecord; bindId: string }> = []
+  /** Requests in the order they began (a repeated id's last record wins, in the first's place). */
+  readonly #requests: RequestRecord[] = []
+  readonly #open = new Map<string, Open[]>()
+  readonly #resolves: Resolve[] = []
+  readonly #flowIns: FlowIn[] = []
+  /** The CPU profile's events (`P`), indexed once the sampling interval is known. */
+  readonly #profile: TraceEvent[] = []
 
-  const events = file.traceEvents
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]
+  /** Reads `events`, the snapshot's `traceEvents` from index `firstIndex` on. */
+  add(events: unknown[], firstIndex: number): void {
+    for (let i = 0; i < events.length; i++) {
+      this.#event(events[i] as TraceEvent, firstIndex + i)
+    }
+  }
+
+  #event(e: TraceEvent, i: number): void {
     if (e === null || typeof e !== 'object' || typeof e.ph !== 'string') {
       throw new SnapshotLoadError(`malformed snapshot: traceEvents[${i}] is not a trace event`)
     }
+    if (e.ph === 'P') this.#profile.push(e)
     const cat = e.cat
-    if (cat === undefined || !cat.startsWith('flightrec.')) continue
+    if (cat === undefined || !cat.startsWith('flightrec.')) return
     if (e.ph !== 'M' && typeof e.ts !== 'number') {
       throw new SnapshotLoadError(`malformed snapshot: traceEvents[${i}] (${cat}) has no ts`)
     }
     const ts = e.ts as number
-    const args = (e.args ?? {}) as Record<string, unknown>
+    const args = (e.args ?? NO_ARGS) as Record<string, unknown>
+    const parts = this.#parts
     switch (e.ph) {
       case 'b': {
         const key = asyncKey(cat, e.id)
-        let stack = open.get(key)
+        let stack = this.#open.get(key)
         if (!stack) {
           stack = []
-          open.set(key, stack)
+          this.#open.set(key, stack)
         }
-        const entry = begin(e, ts, args, cat, stack.length === 0, i)
+        const entry = begin(parts, e, ts, args, cat, stack.length === 0, i)
         stack.push(entry)
-        if (entry.kind === 'request')
-          requests.set((entry.record as RequestRecord).id, entry.record as RequestRecord)
+        if (entry.kind === 'request') this.#requests.push(entry.record as RequestRecord)
         if (e.flow_in && e.bind_id && entry.kind === 'wait') {
-          flowIns.push({ ts, wait: entry.record as WaitRecord, bindId: e.bind_id })
+          this.#flowIns.push({ ts, wait: entry.record as WaitRecord, bindId: e.bind_id })
         }
         break
       }
       case 'e': {
         const key = asyncKey(cat, e.id)
-        const stack = open.get(key)
+        const stack = this.#open.get(key)
         const entry = stack?.pop()
         if (!entry) {
           throw new SnapshotLoadError(
             `malformed snapshot: traceEvents[${i}] ends a slice never begun`,
           )
         }
-        if (stack?.length === 0) open.delete(key)
+        if (stack?.length === 0) this.#open.delete(key)
         if (entry.record) entry.record.end = Math.max(entry.record.start, ts)
         if (e.flow_in && e.bind_id) {
-          flowIns.push({
+          this.#flowIns.push({
             ts,
             wait: entry.kind === 'wait' ? (entry.record as WaitRecord) : undefined,
             requestId: requestIdOf(e.id),
@@ -223,20 +294,20 @@ export function buildModel(file: SnapshotFile): Model {
       }
       case 'n':
         if (e.flow_in && e.bind_id) {
-          flowIns.push({ ts, requestId: requestIdOf(e.id), bindId: e.bind_id })
+          this.#flowIns.push({ ts, requestId: requestIdOf(e.id), bindId: e.bind_id })
         }
         break
       case 'X':
-        readSlice(model, e, ts, cat, args, i, resolves)
+        readSlice(parts, e, ts, cat, args, i, this.#resolves)
         break
       case 'C':
-        if (e.name === CounterName.Memory) model.memory.push({ ts, values: numbers(args) })
-        else if (e.name === CounterName.Loop) model.loopCounters.push({ ts, values: numbers(args) })
+        if (e.name === CounterName.Memory) parts.memory.push({ ts, values: numbers(args) })
+        else if (e.name === CounterName.Loop) parts.loopCounters.push({ ts, values: numbers(args) })
         break
       case 'i':
       case 'I':
         if (cat === Cat.Trigger) {
-          model.triggers.push({
+          parts.triggers.push({
             ts,
             reason: typeof args.reason === 'string' ? args.reason : 'unknown',
             requestId: typeof args.requestId === 'number' ? args.requestId : undefined,
@@ -246,112 +317,143 @@ export function buildModel(file: SnapshotFile): Model {
     }
   }
 
-  for (const [key, stack] of open) {
-    if (stack.length > 0) {
-      throw new SnapshotLoadError(`malformed snapshot: slice ${key} begins but never ends`)
-    }
-  }
-
-  for (const r of requests.values()) {
-    if (Number.isFinite(r.durationMs) && !r.inFlight)
-      r.end = Math.max(r.end, r.start + r.durationMs * 1000)
-    else r.durationMs = (r.end - r.start) / 1000
-  }
-  // Calls and annotations nested in requests belong to them; the rest are background.
-  // A nested call's slice is clipped to its request for display: its own duration is the truth.
-  for (const call of model.calls) {
-    if (Number.isFinite(call.durationMs) && !call.inFlight)
-      call.end = call.start + call.durationMs * 1000
-    else call.durationMs = (call.end - call.start) / 1000
-    if (call.requestId !== undefined) {
-      model.attributed = true
-      requests.get(call.requestId)?.calls.push(call)
-    }
-  }
-  for (const task of model.tasks) {
-    if (task.requestId !== undefined) requests.get(task.requestId)?.tasks.push(task)
-  }
-  for (const wait of model.waits) requests.get(wait.requestId)?.waits.push(wait)
-  model.attributed ||= attributionWasOn(meta)
-
-  if (model.samples.size > 0) {
-    model.loop = loopFromSamples(model.samples)
-    model.gcSampled = model.samples.gcRuns().map((run) => ({ start: run.start, end: run.end }))
-  }
-  linkFlows(model, resolves, flowIns)
-  model.requests = [...requests.values()].sort((a, b) => a.start - b.start)
-  model.calls.sort((a, b) => a.start - b.start)
-  model.loop.sort((a, b) => a.start - b.start)
-  model.stalls.sort((a, b) => a.start - b.start)
-  model.gcs.sort((a, b) => a.start - b.start)
-  model.memory.sort((a, b) => a.ts - b.ts)
-  model.loopCounters.sort((a, b) => a.ts - b.ts)
-  model.asyncSlices.sort((a, b) => a.start - b.start)
-  return model
-
-  function begin(
-    e: TraceEvent,
-    ts: number,
-    args: Record<string, unknown>,
-    cat: string,
-    outermost: boolean,
-    index: number,
-  ): Open {
-    const type = args.type
-    if (cat === Cat.Request && outermost && type === undefined) {
-      const id = args.requestId
-      if (typeof id !== 'number') {
-        throw new SnapshotLoadError(
-          `malformed snapshot: traceEvents[${index}] is a request without requestId`,
-        )
+  /** The model, from the events read and the file's metadata. */
+  finish(meta: SnapshotMetadata): Model {
+    for (const [key, stack] of this.#open) {
+      if (stack.length > 0) {
+        throw new SnapshotLoadError(`malformed snapshot: slice ${key} begins but never ends`)
       }
-      const record: RequestRecord = {
-        id,
-        start: ts,
-        end: ts,
-        method: stringOr(args.method, '?'),
-        path: stringOr(args.path, ''),
-        route: optionalString(args.route),
-        framework: optionalString(args.framework),
-        handler: functionName(args.handler),
-        status: optionalNumber(args.status),
-        durationMs: numberOr(args.durationMs, Number.NaN),
-        inFlight: args.inFlight === true,
-        truncated: args.truncated === true,
-        aborted: args.aborted === true,
-        errored: args.errored === true,
-        calls: [],
-        tasks: [],
-        waits: [],
+    }
+    const requests = new Map<number, RequestRecord>()
+    for (const r of this.#requests) requests.set(r.id, r)
+    const model: Model = {
+      meta,
+      start: meta.startMicros,
+      end: meta.endMicros,
+      requests: [],
+      requestsById: requests,
+      ...this.#parts,
+      gcSampled: [],
+      samples: new SampleIndex(this.#profile, numberOr(meta.options?.samplingInterval, 1000)),
+      attributed: false,
+      hasFlows: false,
+    }
+    for (const r of requests.values()) {
+      if (Number.isFinite(r.durationMs) && !r.inFlight)
+        r.end = Math.max(r.end, r.start + r.durationMs * 1000)
+      else r.durationMs = (r.end - r.start) / 1000
+    }
+    // Calls and annotations nested in requests belong to them; the rest are background.
+    // A nested call's slice is clipped to its request for display: its own duration is the truth.
+    for (const call of model.calls) {
+      if (Number.isFinite(call.durationMs) && !call.inFlight)
+        call.end = call.start + call.durationMs * 1000
+      else call.durationMs = (call.end - call.start) / 1000
+      if (call.requestId !== undefined) {
+        model.attributed = true
+        const r = requests.get(call.requestId)
+        if (r) {
+          if (r.calls === NONE) r.calls = []
+          r.calls.push(call)
+        }
       }
-      return { event: e, kind: 'request', record }
     }
-    if (type === 'http-client' || (cat === Cat.Client && type === undefined)) {
-      const record = readCall(args, ts, requestIdOf(e.id), index)
-      model.calls.push(record)
-      return { event: e, kind: 'call', record }
-    }
-    if (type === 'task' || type === 'region' || cat === Cat.Task || cat === Cat.Region) {
-      const kind = type === 'region' || cat === Cat.Region ? 'region' : 'task'
-      const record: TaskRecord = {
-        kind,
-        name: stringOr(args.name, e.name ?? kind),
-        start: ts,
-        end: ts,
-        requestId: requestIdOf(e.id),
+    for (const task of model.tasks) {
+      const r = task.requestId === undefined ? undefined : requests.get(task.requestId)
+      if (r) {
+        if (r.tasks === NONE) r.tasks = []
+        r.tasks.push(task)
       }
-      model.tasks.push(record)
-      return { event: e, kind: 'task', record }
     }
-    if (type === 'wait' || cat === Cat.Wait) {
-      const requestId = requestIdOf(e.id)
-      if (requestId === undefined) return { event: e, kind: 'other' }
-      const record: WaitRecord = { requestId, start: ts, end: ts, releasedBy: args.releasedBy }
-      model.waits.push(record)
-      return { event: e, kind: 'wait', record }
+    for (const wait of model.waits) {
+      const r = requests.get(wait.requestId)
+      if (r) {
+        if (r.waits === NONE) r.waits = []
+        r.waits.push(wait)
+      }
     }
-    return { event: e, kind: 'other' }
+    model.attributed ||= attributionWasOn(meta)
+
+    if (model.samples.size > 0) {
+      model.loop = loopFromSamples(model.samples)
+      model.gcSampled = model.samples.gcRuns().map((run) => ({ start: run.start, end: run.end }))
+    }
+    linkFlows(model, requests, this.#resolves, this.#flowIns)
+    model.requests = [...requests.values()].sort((a, b) => a.start - b.start)
+    model.calls.sort((a, b) => a.start - b.start)
+    model.loop.sort((a, b) => a.start - b.start)
+    model.stalls.sort((a, b) => a.start - b.start)
+    model.gcs.sort((a, b) => a.start - b.start)
+    model.memory.sort((a, b) => a.ts - b.ts)
+    model.loopCounters.sort((a, b) => a.ts - b.ts)
+    model.asyncSlices.sort((a, b) => a.start - b.start)
+    return model
   }
+}
+
+function begin(
+  parts: Parts,
+  e: TraceEvent,
+  ts: number,
+  args: Record<string, unknown>,
+  cat: string,
+  outermost: boolean,
+  index: number,
+): Open {
+  const type = args.type
+  if (cat === Cat.Request && outermost && type === undefined) {
+    const id = args.requestId
+    if (typeof id !== 'number') {
+      throw new SnapshotLoadError(
+        `malformed snapshot: traceEvents[${index}] is a request without requestId`,
+      )
+    }
+    const record: RequestRecord = {
+      id,
+      start: ts,
+      end: ts,
+      method: stringOr(args.method, '?'),
+      path: stringOr(args.path, ''),
+      route: optionalString(args.route),
+      framework: optionalString(args.framework),
+      handler: functionName(args.handler),
+      status: optionalNumber(args.status),
+      durationMs: numberOr(args.durationMs, Number.NaN),
+      inFlight: args.inFlight === true,
+      truncated: args.truncated === true,
+      aborted: args.aborted === true,
+      errored: args.errored === true,
+      calls: NONE,
+      tasks: NONE,
+      waits: NONE,
+    }
+    return { kind: 'request', record }
+  }
+  if (type === 'http-client' || (cat === Cat.Client && type === undefined)) {
+    const record = readCall(args, ts, requestIdOf(e.id), index)
+    parts.calls.push(record)
+    return { kind: 'call', record }
+  }
+  if (type === 'task' || type === 'region' || cat === Cat.Task || cat === Cat.Region) {
+    const kind = type === 'region' || cat === Cat.Region ? 'region' : 'task'
+    const record: TaskRecord = {
+      kind,
+      name: stringOr(args.name, e.name ?? kind),
+      start: ts,
+      end: ts,
+      requestId: requestIdOf(e.id),
+    }
+    parts.tasks.push(record)
+    return { kind: 'task', record }
+  }
+  if (type === 'wait' || cat === Cat.Wait) {
+    const requestId = requestIdOf(e.id)
+    if (requestId === undefined) return { kind: 'other' }
+    const record: WaitRecord = { requestId, start: ts, end: ts, releasedBy: args.releasedBy }
+    parts.waits.push(record)
+    return { kind: 'wait', record }
+  }
+  return { kind: 'other' }
 }
 
 function readCall(
@@ -389,13 +491,13 @@ function readCall(
 }
 
 function readSlice(
-  model: Model,
+  model: Parts,
   e: TraceEvent,
   ts: number,
   cat: string,
   args: Record<string, unknown>,
   index: number,
-  resolves: Array<{ ts: number; tid: number; bindId: string }>,
+  resolves: Resolve[],
 ): void {
   if (typeof e.dur !== 'number') {
     throw new SnapshotLoadError(`malformed snapshot: traceEvents[${index}] (${cat}) has no dur`)
@@ -458,13 +560,13 @@ function loopFromSamples(samples: SampleIndex): LoopSlice[] {
 /** Joins each wait's flow in to the resolve point (and callback) its flow out came from. */
 function linkFlows(
   model: Model,
-  resolves: Array<{ ts: number; tid: number; bindId: string }>,
-  flowIns: Array<{ ts: number; requestId?: number; wait?: WaitRecord; bindId: string }>,
+  requests: Map<number, RequestRecord>,
+  resolves: Resolve[],
+  flowIns: FlowIn[],
 ): void {
   if (resolves.length === 0 || flowIns.length === 0) return
   const byBind = new Map(resolves.map((r) => [r.bindId, r]))
   const slices = model.asyncSlices.slice().sort((a, b) => a.start - b.start)
-  const requests = new Map(model.requests.map((r) => [r.id, r]))
   for (const flow of flowIns) {
     const resolve = byBind.get(flow.bindId)
     if (!resolve) continue

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ExitCode, loadSnapshot, main, SnapshotLoadError } from '../src/index.ts'
+import {
+  analyze,
+  analyzeFile,
+  buildModel,
+  ExitCode,
+  loadSnapshot,
+  main,
+  SnapshotLoadError,
+} from '../src/index.ts'
 import { get, record, serve } from './record.ts'
 
 const bin = new URL('../bin/flightrec.js', import.meta.url).pathname
@@ -154,7 +162,25 @@ describe('flightrec analyze refuses what is not a readable snapshot', () => {
   it('reads the snapshot it was given back unchanged', async () => {
     const { file: parsed, bytes } = await loadSnapshot(real)
     expect(bytes).toBe(Buffer.byteLength(realText))
-    expect(parsed.metadata?.flightrec?.format).toBe('flightrec-snapshot')
+    expect(parsed).toStrictEqual(JSON.parse(realText))
+  })
+
+  it('analyzes a snapshot the same however its JSON is laid out', async () => {
+    const json = JSON.parse(realText)
+    const { traceEvents, ...rest } = json
+    const layouts = [
+      file('pretty.json', JSON.stringify(json, null, 2)),
+      file('compact.json', JSON.stringify(json)),
+      file('metadata-first.json', JSON.stringify({ ...rest, traceEvents })),
+    ]
+    const expected = (await run(['analyze', '--json', real])).stdout
+    expect(JSON.parse(expected).requests.total).toBeGreaterThan(0)
+    for (const path of await Promise.all(layouts)) {
+      const { code, stdout } = await run(['analyze', '--json', path])
+      expect(code).toBe(ExitCode.Ok)
+      expect(stdout).toBe(expected)
+    }
+    expect(await analyzeFile(real)).toStrictEqual(analyze(buildModel(JSON.parse(realText))))
   })
 
   it('skips event categories it does not know (a newer recorder may add some)', async () => {
