@@ -17,7 +17,7 @@ export const configurations: readonly Configuration[] = [
     name: 'flightrec-default',
     label: 'flightrec default',
     description:
-      "`new FlightRecorder({ level: 'default' }).start()`, plus the framework's adapter (`@flightrec/express`, `/fastify`, `/koa`; threshold 100 ms; slow requests `ignore`d so that no snapshot is written during a measurement: snapshots are measured on their own below).",
+      "`new FlightRecorder({ level: 'default' }).start()`, plus the framework's adapter (`@flightrec/express`, `/fastify`, `/koa`; for the guess-number server, `@flightrec/express` passed as its `adapter` option in place of the one it builds; threshold 100 ms; slow requests `ignore`d so that no snapshot is written during a measurement: snapshots are measured on their own below).",
   },
   {
     name: 'flightrec-causal',
@@ -35,7 +35,7 @@ export const configurations: readonly Configuration[] = [
     name: 'opentelemetry',
     label: 'OpenTelemetry',
     description:
-      "The OpenTelemetry Node SDK (`@opentelemetry/sdk-node`) with the http instrumentation and the framework's (express, koa: `@opentelemetry/instrumentation-*`; fastify: `@fastify/otel`), an `InMemorySpanExporter` behind a `BatchSpanProcessor`.",
+      "The OpenTelemetry Node SDK (`@opentelemetry/sdk-node`) with the http instrumentation and the framework's (express and the guess-number server, koa: `@opentelemetry/instrumentation-*`; fastify: `@fastify/otel`), an `InMemorySpanExporter` behind a `BatchSpanProcessor`.",
   },
   {
     name: 'pprof-wall',
@@ -47,7 +47,14 @@ export const configurations: readonly Configuration[] = [
 /** A route of a server the throughput suite loads. */
 export interface Target {
   server: ServerName
-  route: 'hello' | 'realistic'
-  /** URL path and query autocannon requests. */
+  /** The bench apps' `hello` and `realistic` routes, or the guess-number server's `guess`. */
+  route: 'hello' | 'realistic' | 'guess'
+  /** URL path and query autocannon requests (and `--profile` loads). */
   path: string
+  /**
+   * When set, the throughput suite's connections request these in turn
+   * instead of `path` (autocannon's `requests`): a route whose work depends
+   * on its query, loaded as its own client loads it.
+   */
+  paths?: readonly string[]
 }

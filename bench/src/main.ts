@@ -31,7 +31,7 @@ const usage = `Usage: pnpm bench [options]
   --out DIR               write results.json, benchmarks.md and the chart to DIR
   --render                measure nothing: render docs/benchmarks.md and the chart again from
                           bench/results/latest.json (after editing the page's notes or the renderer)
-  --profile S/R/C         instead: run server S, route R (hello, realistic) under configuration C
+  --profile S/R/C         instead: run server S, route R (hello, realistic; guess for guess-number) under configuration C
                           with node --cpu-prof and print where its CPU went, e.g.
                           --profile express/realistic/flightrec-default
   --profile snapshot/M    instead: fill an M MiB window, snapshot it under node --cpu-prof, and

@@ -5,7 +5,7 @@
  */
 
 /** Which app a server process runs. */
-export type ServerName = 'node-http' | 'express' | 'fastify' | 'koa'
+export type ServerName = 'node-http' | 'express' | 'fastify' | 'koa' | 'guess-number'
 
 /** What a server process is instrumented with. */
 export type ConfigurationName =
@@ -36,6 +36,7 @@ export interface ServerSpec {
 export type ServerRequest =
   | { id: number; type: 'usage' }
   | { id: number; type: 'evidence' }
+  /** Write the window to `file`; then probe the idle loop for as long as that took, at least `probeMs`. */
   | { id: number; type: 'snapshot'; file: string; probeMs: number }
   | { id: number; type: 'window' }
 
@@ -55,18 +56,32 @@ export interface Evidence {
   active: boolean
 }
 
-/** What one snapshot of a filled window cost. */
+/** What one snapshot of a filled window cost (measured by bench/src/server/snapshot-cost.ts). */
 export interface SnapshotCost {
   windowBytes: number
   fileBytes: number
   /** From the writeTo call to its promise settling, ms. */
   totalMs: number
-  /** Longest gap between two turns of the event loop while writing, ms. */
+  /** The main thread's CPU time (user + system) for one write of the window, measured on a second write without the loop probe, ms. */
+  cpuMs: number
+  /** Longest gap between two turns of the event loop while writing, wall clock, ms. */
   stallMs: number
+  /** How much of that gap the main thread waited for a CPU (Linux schedstat), ms; NaN where unknown. */
+  stallWaitMs: number
+  /** The main thread's CPU time within that gap, ms: what the loop itself ran (the rest it waited or slept). */
+  stallCpuMs: number
   /** When that gap began and ended, µs on the clock of V8's CPU profiles. */
   stall: { startMicros: number; endMicros: number }
-  /** The same probe for as long, without a snapshot: the noise floor. */
+  /** The most CPU time the main thread used within one gap while writing, ms: the loop's own longest turn. */
+  busiestTurnCpuMs: number
+  /** That gap's wall-clock length, ms. */
+  busiestTurnMs: number
+  /** When that gap began and ended, µs on the clock of V8's CPU profiles. */
+  busiestTurn: { startMicros: number; endMicros: number }
+  /** The longest gap of the same probe on the idle loop, for as long as the write took (1-30 s), ms: the noise floor. */
   idleStallMs: number
+  /** How much of that idle gap the main thread waited for a CPU, ms. */
+  idleStallWaitMs: number
 }
 
 /** Server process -> harness. */

@@ -133,7 +133,9 @@ export async function runBench(
     coverage: [
       `adapters: ${['express', 'fastify', 'koa'].filter((f) => has(`packages/${f}/src/index.ts`)).join(', ')}`,
       analyzerAvailable() ? 'CLI analyzer' : 'no CLI analyzer yet',
-      'guess-number example not measured (see the notes)',
+      has('examples/guess-number/src/server.ts')
+        ? 'guess-number example'
+        : 'no guess-number example',
     ],
     throughput,
     traceRates,

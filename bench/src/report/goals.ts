@@ -16,6 +16,8 @@ const frameworks = ['express', 'fastify', 'koa'] as const
 const MiB = 1024 * 1024
 /** Median CPUs' worth of outside work above which throughput ratios are not trusted. */
 export const busyMachineCpus = 0.2
+/** The issue's bound on the longest event-loop gap while a 10 MiB window is written, ms. */
+const snapshotStallGoalMs = 5
 
 function find(
   summaries: readonly TargetSummary[],
@@ -37,10 +39,29 @@ const x = (ratio: number) => `${ratio.toFixed(3)}x`
 const pct = (fraction: number) => `${(fraction * 100).toFixed(1)}%`
 
 /**
+ * The stall goal's figures: the longest gap (wall clock, what the goal
+ * bounds) with the main thread's CPU time in it and its wait for a CPU (the
+ * rest of the gap it slept); the turn with the most main-thread CPU time (the
+ * code's own longest turn); the main thread's CPU time for the whole write;
+ * the idle loop's longest gap over as long (the noise floor).
+ */
+function describeSnapshotStall(s: BenchResults['snapshots'][number]): string {
+  const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a')
+  return (
+    `${ms(s.stallMs)} ms longest loop gap (main thread CPU ${ms(s.stallCpuMs)} ms in it, ` +
+    `${ms(s.stallWaitMs)} ms waiting for a CPU); busiest turn ${ms(s.busiestTurnCpuMs)} ms CPU; ` +
+    `main thread CPU ${ms(s.cpuMs)} ms per write (window ${(s.windowBytes / MiB).toFixed(1)} MiB, ` +
+    `${s.totalMs.toFixed(0)} ms total); idle loop's longest gap ${ms(s.idleStallMs)} ms`
+  )
+}
+
+/**
  * Checks the issue's goals against a run's results. Throughput goals are
  * inconclusive when other processes used more than {@link busyMachineCpus}
- * CPUs (median) during the measurements; the snapshot stall goal when the
- * idle loop itself stalled longer than the stall minus the goal; the analyzer
+ * CPUs (median) during the measurements; the snapshot stall goal (judged on
+ * the longest wall-clock gap) when the idle loop's own longest gap exceeds
+ * the goal (the machine alone stalls the loop that long), or when the gap
+ * would be within it but for the main thread's wait for a CPU; the analyzer
  * goal when it missed by less than the share of the CPU it may have lost.
  */
 export function checkGoals(
@@ -116,17 +137,16 @@ export function checkGoals(
 
   const tenMiB = results.snapshots.find((s) => s.targetMiB === 10)
   checks.push({
-    goal: 'Snapshot stall <= 5 ms at a 10 MiB window',
-    measured: tenMiB
-      ? `${tenMiB.stallMs.toFixed(2)} ms longest stall (window ${(tenMiB.windowBytes / MiB).toFixed(1)} MiB, ${tenMiB.totalMs.toFixed(0)} ms total; the idle loop's longest gap ${tenMiB.idleStallMs.toFixed(2)} ms)`
-      : 'not run',
+    goal: `Snapshot stall <= ${snapshotStallGoalMs} ms at a 10 MiB window`,
+    measured: tenMiB ? describeSnapshotStall(tenMiB) : 'not run',
     verdict: !tenMiB
       ? 'not measured'
-      : tenMiB.stallMs <= 5
+      : tenMiB.stallMs <= snapshotStallGoalMs
         ? 'met'
-        : tenMiB.stallMs - tenMiB.idleStallMs > 5
-          ? 'missed'
-          : 'inconclusive',
+        : tenMiB.idleStallMs > snapshotStallGoalMs ||
+            tenMiB.stallMs - tenMiB.stallWaitMs <= snapshotStallGoalMs
+          ? 'inconclusive'
+          : 'missed',
   })
 
   const analyzer = results.analyzer

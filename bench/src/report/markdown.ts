@@ -92,7 +92,7 @@ const threadGroups: [string, string][] = [
 
 function threadTable(summaries: readonly TargetSummary[]): string {
   const rows: string[][] = []
-  for (const target of summaries.filter((t) => t.route === 'realistic')) {
+  for (const target of summaries.filter((t) => t.route !== 'hello')) {
     for (const c of target.configurations) {
       const known = threadGroups.map(([name]) => c.threads?.[name] ?? 0)
       const total = Object.values(c.threads ?? {}).reduce((a, b) => a + b, 0)
@@ -157,6 +157,11 @@ export function renderMarkdown(
     '## Method',
     '',
     '- **Servers**, each in its own process: a bare `node:http` server, express 5, fastify 5 and koa 3 (with @koa/router). Each has a hello-world route (`GET /hello`, plain text) and a realistic route (`GET /items/42?limit=10&sort=price`): parse the route parameter and query, then three awaits of real async work (a 0 ms timer, a ~2 KB file read with `fs/promises`, an undici request to an upstream on loopback), ~0.5 ms of CPU (a hash loop whose iteration count is calibrated once per run and passed to every server, so each does the same work), and a ~1 KB JSON body.',
+    ...(results.throughput.some((r) => r.server === 'guess-number')
+      ? [
+          "- **The guess-number server** of examples/guess-number (the Go flight recorder blog's demo), in its `--fixed` form, as the example ships it: `startServer({ variant: 'fixed', adapter })` in the server process. express 5, a lock per bucket (`async-mutex`), a pino line per request (to the null device through pino's asynchronous destination, in every configuration), and every second a report of the counts POSTed with undici to the upstream below. Its load is the blog client's request, `GET /guess-number?guess=N`, each connection cycling N through 0-99 (autocannon `requests`). It is not part of the goals, which are about the realistic route.",
+        ]
+      : []),
     '- **Upstream**: a bare `node:http` server in a process of its own, shared by every run.',
     '- **Configurations** (the same process layout for all):',
     ...configurations
@@ -166,7 +171,7 @@ export function renderMarkdown(
     "- **Figures**: the median over the rounds of throughput (2xx responses per second) and of p50/p99 latency (from every response's own duration, µs precision), each as a ratio to bare's median from the same run. \"per-round\" is the range of the ratio to the bare run of the same round. CPU per request is the server process's `process.cpuUsage()` (user + system) over the measurement divided by the responses; peak RSS is the server's `maxRSS` over its life.",
     '- **Evidence**: after each run the server reports what its instrumentation recorded (window bytes, spans exported, profile stacks); a run whose instrumentation recorded nothing, or with errors, timeouts or non-2xx responses, is flagged in the tables.',
     `- **Trace bytes per second**: the realistic route of ${settings.traceRateServers.join(' and ')} at a fixed ${settings.traceRate} req/s (autocannon \`overallRate\`) for ${settings.traceRateSeconds} s after a ${settings.warmupSeconds} s warm-up at that rate: growth of the recorder's in-memory window, and the snapshot file of the whole window divided by the window's length.`,
-    '- **Snapshot cost**: one recorder (`maxBytes` above the largest window, `minAge` one hour) on the node:http server is filled with bursts of full load (each connection asks for the realistic route, then hello nine times). When the window passes each size the load stops and `writeTo` writes it to a file, while a `setImmediate` chain records the longest gap between two turns of the event loop (the stall); the same probe on the idle loop for 1 s gives the noise floor.',
+    "- **Snapshot cost**: one recorder (`maxBytes` above the largest window, `minAge` one hour) on the node:http server is filled with bursts of full load (each connection asks for the realistic route, then hello nine times). When the window passes each size the load stops and `writeTo` writes it to a file, while a `setImmediate` chain records the longest gap between two turns of the event loop (the stall) and, from /proc/thread-self/schedstat, the main thread's CPU time and its wait for a CPU within each gap: a long gap with little CPU in it is the machine not running the process, not the write; the gap with the most CPU is the write's own longest turn. The window is then written again without the probe (whose chain keeps the main thread polling) to measure the main thread's CPU time per write (`process.threadCpuUsage()`); the same probe on the idle loop, for as long as the first write took (1-30 s), gives the noise floor.",
     "- **Analyzer**: `node packages/cli/bin/flightrec.js analyze <file> --json` on snapshots written by the step above, in a child process; MB/s is file bytes (10^6) over wall time from spawn to exit; peak memory is the process's `maxRSS`.",
     '',
     '## Throughput, latency, CPU and memory',
@@ -175,7 +180,7 @@ export function renderMarkdown(
     '',
     "## Where the server's CPU goes",
     '',
-    "CPU µs per request of the server process's threads on the realistic route (median over the rounds, from /proc/<pid>/task), so that a cost can be told apart: the recorder's work on the main thread, V8's CPU profiler thread (flightrec's sampler and pprof's both drive it), GC and compiler helpers, and libuv's thread pool (the file read).",
+    "CPU µs per request of the server process's threads on the realistic route and the guess-number server's (median over the rounds, from /proc/<pid>/task), so that a cost can be told apart: the recorder's work on the main thread, V8's CPU profiler thread (flightrec's sampler and pprof's both drive it), GC and compiler helpers, and libuv's thread pool (the file read).",
     '',
     threadTable(summaries),
     '',
@@ -206,12 +211,26 @@ export function renderMarkdown(
     '',
     results.snapshots.length
       ? table(
-          ['window MiB', 'file MiB', 'total ms', 'longest loop stall ms', 'idle loop stall ms'],
+          [
+            'window MiB',
+            'file MiB',
+            'total ms',
+            'main thread CPU ms',
+            'longest loop gap ms',
+            'CPU in it ms',
+            'waiting for a CPU ms',
+            'busiest turn CPU ms',
+            'idle loop gap ms',
+          ],
           results.snapshots.map((s) => [
             fixed(s.windowBytes / MiB, 1),
             fixed(s.fileBytes / MiB, 1),
             fixed(s.totalMs, 0),
+            fixed(s.cpuMs, 1),
             fixed(s.stallMs, 2),
+            fixed(s.stallCpuMs, 2),
+            fixed(s.stallWaitMs, 2),
+            fixed(s.busiestTurnCpuMs, 2),
             fixed(s.idleStallMs, 2),
           ]),
         )

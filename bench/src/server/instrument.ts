@@ -3,6 +3,8 @@ import { FlightRecorder } from '@flightrec/core'
 import type { ConfigurationName, Evidence, ServerName, ServerSpec } from '../protocol.ts'
 
 const require = createRequire(import.meta.url)
+/** The guess-number example's server module (bench/src/server/apps/guess-number.ts runs it). */
+const exampleServer = new URL('../../../examples/guess-number/src/server.ts', import.meta.url)
 
 /** A configuration applied to a server process, before its app is loaded. */
 export interface Instrumentation {
@@ -55,8 +57,9 @@ function startRecorder(spec: ServerSpec, level: 'default' | 'causal'): Instrumen
 
 /**
  * The OpenTelemetry Node SDK with the http instrumentation and the framework's
- * own (express, koa: the contrib instrumentations; fastify: @fastify/otel, which
- * fastify recommends), spans kept in memory behind a batch span processor.
+ * own (express and the guess-number server, koa: the contrib instrumentations;
+ * fastify: @fastify/otel, which fastify recommends), spans kept in memory
+ * behind a batch span processor.
  */
 async function startOpenTelemetry(server: ServerName): Promise<Instrumentation> {
   const { NodeSDK } = await import('@opentelemetry/sdk-node')
@@ -64,7 +67,7 @@ async function startOpenTelemetry(server: ServerName): Promise<Instrumentation> 
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http')
   const exporter = new InMemorySpanExporter()
   const instrumentations: unknown[] = [new HttpInstrumentation()]
-  if (server === 'express') {
+  if (server === 'express' || server === 'guess-number') {
     const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express')
     instrumentations.push(new ExpressInstrumentation())
   } else if (server === 'koa') {
@@ -87,6 +90,13 @@ async function startOpenTelemetry(server: ServerName): Promise<Instrumentation> 
   sdk.start()
   // Load node:http through require so the http instrumentation patches it now.
   require('node:http')
+  if (server === 'guess-number') {
+    // The example imports express (ESM import of a CommonJS module, which the
+    // SDK's require hooks do not see). Requiring it first, as the example
+    // resolves it, lets the instrumentation patch it in place; the import
+    // then gets the same, patched module.
+    createRequire(exampleServer)('express')
+  }
   let exported = 0
   const names = new Set<string>()
   // The in-memory exporter would keep every span: count them and let them go,

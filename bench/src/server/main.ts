@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     express: () => import('./apps/express.ts'),
     fastify: () => import('./apps/fastify.ts'),
     koa: () => import('./apps/koa.ts'),
+    'guess-number': () => import('./apps/guess-number.ts'),
   }
   const { start } = await apps[spec.server]()
   const app = await start({
@@ -30,8 +31,6 @@ async function main(): Promise<void> {
       snapshotDir: spec.snapshotDir,
     },
   })
-  const address = app.server.address()
-  if (!address || typeof address === 'string') throw new Error('server has no port')
   process.on('message', (raw) => {
     const request = raw as ServerRequest
     answer(request).then(send, (err: unknown) =>
@@ -41,7 +40,7 @@ async function main(): Promise<void> {
   process.on('disconnect', () => {
     app.close().finally(() => process.exit(0))
   })
-  send({ type: 'ready', port: address.port })
+  send({ type: 'ready', port: app.port })
 
   async function answer(request: ServerRequest): Promise<ServerMessage> {
     switch (request.type) {

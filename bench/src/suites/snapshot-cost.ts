@@ -70,8 +70,10 @@ export async function measureSnapshots(
     results.push({ ...cost, targetMiB, file })
     context.log(
       `  window ${(cost.windowBytes / MiB).toFixed(1)} MiB -> file ${(cost.fileBytes / MiB).toFixed(1)} MiB: ` +
-        `total ${cost.totalMs.toFixed(0)} ms, longest loop stall ${cost.stallMs.toFixed(2)} ms ` +
-        `(idle loop ${cost.idleStallMs.toFixed(2)} ms)`,
+        `total ${cost.totalMs.toFixed(0)} ms (main thread CPU ${cost.cpuMs.toFixed(1)} ms), ` +
+        `longest loop gap ${cost.stallMs.toFixed(2)} ms (CPU ${cost.stallCpuMs.toFixed(2)} ms, ` +
+        `waiting for a CPU ${cost.stallWaitMs.toFixed(2)} ms), busiest turn ${cost.busiestTurnCpuMs.toFixed(2)} ms CPU ` +
+        `(idle loop ${cost.idleStallMs.toFixed(2)} ms, waiting ${cost.idleStallWaitMs.toFixed(2)} ms)`,
     )
     return cost
   }

@@ -1,7 +1,7 @@
 import { type Configuration, configurations, type Target } from '../configurations.ts'
 import { type BenchContext, type ServerHandle, startServer } from '../context.ts'
 import { otherCpus, readCpu, readThreads, threadMicrosPerRequest } from '../proc-cpu.ts'
-import type { Evidence, LoadResult, ServerMessage } from '../protocol.ts'
+import type { Evidence, LoadResult, LoadRun, ServerMessage } from '../protocol.ts'
 
 /** One measurement of one configuration of one server route. */
 export interface ThroughputRun {
@@ -41,16 +41,16 @@ async function measureRoutes(
   const connections = settings.connections
   const runs: Omit<ThroughputRun, 'evidence'>[] = []
   for (const target of targets) {
-    const url = `${server.origin}${target.path}`
+    const requests = requestsOf(server.origin, target)
     if (settings.warmupSeconds > 0) {
-      await context.load({ url, connections, durationSeconds: settings.warmupSeconds })
+      await context.load({ ...requests, connections, durationSeconds: settings.warmupSeconds })
     }
     const pids = [...context.pids, server.process.child.pid ?? -1]
     const before = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
     const threadsBefore = readThreads(server.process.child.pid ?? -1)
     const machineBefore = readCpu(pids)
     const load = await context.load({
-      url,
+      ...requests,
       connections,
       durationSeconds: settings.durationSeconds,
       ...(settings.quickCheck ? { amount: settings.checkRequests } : {}),
@@ -73,6 +73,13 @@ async function measureRoutes(
   }
   const { evidence } = await server.process.ask<EvidenceReply>({ type: 'evidence' }, 30_000)
   return runs.map((run) => ({ ...run, evidence }))
+}
+
+/** What autocannon requests of `target`: its path, or its `paths` in turn. */
+function requestsOf(origin: string, target: Target): Pick<LoadRun, 'url' | 'paths'> {
+  return target.paths
+    ? { url: origin, paths: [...target.paths] }
+    : { url: `${origin}${target.path}` }
 }
 
 /** Problems that make a run not count: failed requests, or instrumentation that recorded nothing. */

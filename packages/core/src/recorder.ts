@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream'
+import { setImmediate as checkTurn, setTimeout as timersTurn } from 'node:timers/promises'
 import { active } from './active.ts'
 import { nowMicros, toEpochMillis } from './clock.ts'
 import { channels } from './diagnostics.ts'
@@ -13,6 +14,7 @@ import {
 import { asyncContextFrameEnabled, RecordingState, type Source } from './recording.ts'
 import { pathOf } from './redact.ts'
 import { Ring } from './ring/ring.ts'
+import { stoppedError } from './snapshot/stream-writer.ts'
 import type { SnapshotTrigger } from './snapshot/trace-format.ts'
 import { writeSnapshot } from './snapshot/write.ts'
 import { CausalSource } from './sources/causal.ts'
@@ -259,8 +261,14 @@ export class FlightRecorder {
    * Writes the window, up to now, to `stream` as Chrome Trace Event JSON (opens
    * in Perfetto UI and chrome://tracing) and resolves with the bytes written.
    * The window is not consumed: call again, get it again. The stream is not
-   * ended. The window is sealed at once (no copy); the encoding runs in a
-   * worker thread, so the event loop keeps serving meanwhile.
+   * ended. The CPU profile is rolled at once, so the samples up to the call
+   * are in; the window is sealed (no copy) on the next turn of the timers,
+   * once that turn's immediates ran, so a loop stall or GC pause that ended
+   * just before the call, and is recorded only then, is in it too. The
+   * encoding runs in a worker thread; the main thread's share of the work
+   * comes about a millisecond per turn of the event loop, which keeps
+   * serving meanwhile (not guaranteed: the roll, in the calling turn, takes
+   * longer when the profile window holds many distinct functions).
    *
    * Rejects with `ERR_FLIGHTREC_NOT_ENABLED` when not recording; at once with
    * `ERR_FLIGHTREC_WRITE_IN_PROGRESS` (and `bytesWritten` 0) while another
@@ -306,6 +314,9 @@ export class FlightRecorder {
       } catch (err) {
         this.#errors.report(ErrorCodes.SOURCE_FAILED, 'could not roll the CPU profile', err)
       }
+      await timersTurn(0)
+      await checkTurn()
+      if (stopSignal.signal.aborted) throw Object.assign(stoppedError(), { bytesWritten: 0 })
       const end = nowMicros()
       const segments = state.ring.seal(end)
       const start = performance.now()

@@ -6,9 +6,12 @@
 import http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FlightRecorder, type FlightRecorderError, log } from '../src/index.ts'
 import {
+  busyFor,
   close,
   eventsOf,
   listen,
@@ -228,10 +231,46 @@ describe('writeTo', () => {
   })
 })
 
+describe('sealing the window a timers turn after writeTo', () => {
+  it('has in the snapshot a loop stall that ended as writeTo was called', async () => {
+    const fr = recorder({ stallThreshold: 50 })
+    fr.start()
+    await sleep(30)
+    busyFor(150)
+    // Same turn: the stall source notices the stall only on its next heartbeat, a timers turn later.
+    fr.markTrigger({ reason: 'event-loop-stall' })
+    const { file } = await snapshot(fr, { reason: 'event-loop-stall' })
+    const stall = eventsOf(file, 'flightrec.stall', 'X').find(
+      (e) => Number(e.args?.durationMs) >= 100,
+    )
+    const [trigger] = eventsOf(file, 'flightrec.trigger')
+    expect(Number(stall?.ts)).toBeLessThan(Number(trigger.ts))
+  })
+
+  it('has in the snapshot a GC pause that ended as writeTo was called', async () => {
+    setFlagsFromString('--expose-gc')
+    const collect = runInNewContext('gc') as () => void
+    const fr = recorder()
+    fr.start()
+    await sleep(30)
+    log('test', 'before the collection')
+    collect()
+    // Same turn: GC pauses reach observers on a later turn of the loop.
+    const { file } = await snapshot(fr)
+    const [marker] = eventsOf(file, 'flightrec.log')
+    const majors = eventsOf(file, 'flightrec.gc', 'X').filter(
+      (e) => e.args?.kind === 'major' && Number(e.ts) >= Number(marker.ts),
+    )
+    expect(majors.length).toBeGreaterThan(0)
+  })
+})
+
 describe('window bounds', () => {
   it('keeps a tiny maxBytes window bounded over seconds of activity, and still writes a valid trace', async () => {
     const maxBytes = 16 * 1024
-    const fr = recorder({ maxBytes, minAge: 60_000, profileWindow: 200 })
+    // Sparse samples keep each CPU profile window well under maxBytes: a profile larger than
+    // the window would leave only itself in it (the newest sealed segment is always kept).
+    const fr = recorder({ maxBytes, minAge: 60_000, profileWindow: 200, samplingInterval: 20_000 })
     fr.start()
     const server = http.createServer((req, res) => {
       log('app', `serving ${req.url}`)

@@ -3,6 +3,11 @@
  * in slices where no worker can start; both give the same bytes.
  */
 import { execFile } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { finished } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
@@ -10,16 +15,17 @@ import { BlobKind, EventKind } from '../src/events.ts'
 import { resolveRecorderOptions } from '../src/options.ts'
 import { Ring } from '../src/ring/ring.ts'
 import type { Segment } from '../src/ring/segment.ts'
+import { CHUNK_SLOTS, SLOT_BYTES } from '../src/snapshot/worker-protocol.ts'
 import { writeSnapshot } from '../src/snapshot/write.ts'
 import type { CpuProfile } from '../src/sources/cpu-sampler.ts'
 import { MemorySink, parseValid } from './helpers.ts'
 
 const T0 = 5_000_000_000
 
-/** A window with requests, calls, logs and a CPU profile, spread over a few segments. */
-function window(profile: unknown = cpuProfile()): Segment[] {
-  const ring = new Ring({ minAgeMicros: 60_000_000, maxBytes: 1 << 20, segmentSpanMicros: 10_000 })
-  for (let i = 0; i < 400; i++) {
+/** A window with `requests` requests, calls, logs and a CPU profile, spread over a few segments. */
+function window(profile: unknown = cpuProfile(), requests = 400): Segment[] {
+  const ring = new Ring({ minAgeMicros: 60_000_000, maxBytes: 1 << 24, segmentSpanMicros: 10_000 })
+  for (let i = 0; i < requests; i++) {
     const ts = T0 + i * 500
     const seg = ring.current(ts, 3)
     const s = seg.strings
@@ -72,6 +78,16 @@ function meta(signal = new AbortController().signal, mainThread = false) {
   }
 }
 
+/** A file stream whose every write starts 10 ms late. */
+function slowFile(path: string): WriteStream {
+  const out = createWriteStream(path)
+  const write = out._write.bind(out)
+  out._write = (chunk, encoding, callback) => {
+    setTimeout(() => write(chunk, encoding, callback), 10)
+  }
+  return out
+}
+
 async function failure(
   promise: Promise<unknown>,
 ): Promise<Error & { code?: string; bytesWritten?: number }> {
@@ -101,6 +117,27 @@ describe('writeSnapshot', () => {
       cpuProfiles: 1,
     })
     expect(file.metadata?.flightrec?.trigger).toEqual({ reason: 'manual' })
+  })
+
+  it('writes a file stream straight from the shared slots: the same bytes, each slot reused', async () => {
+    const segments = window(cpuProfile(), 6000)
+    const dir = await mkdtemp(join(tmpdir(), 'flightrec-write-'))
+    try {
+      const path = join(dir, 'snapshot.json')
+      // A slow disk: each chunk reaches the file 10 ms late, while the worker has slots to fill.
+      const out = slowFile(path)
+      const workerBytes = await writeSnapshot(out, segments, meta())
+      out.end()
+      await finished(out)
+      const onMain = new MemorySink()
+      const mainBytes = await writeSnapshot(onMain, segments, meta(undefined, true))
+      expect(workerBytes).toBe(mainBytes)
+      // Far more chunks than slots, and multi-byte characters cut at slot boundaries.
+      expect(workerBytes).toBeGreaterThan(4 * CHUNK_SLOTS * SLOT_BYTES)
+      expect(await readFile(path, 'utf8')).toBe(onMain.text)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('leaves the sealed window as it was, for the next snapshot', async () => {

@@ -11,7 +11,8 @@ export interface AppOptions {
 
 /** A listening app. */
 export interface RunningApp {
-  server: Server
+  /** The port it listens on; the harness connects to it on 127.0.0.1. */
+  port: number
   /** The flightrec adapter's counters, when one is registered. */
   captureStats: (() => CaptureStats) | undefined
   close(): Promise<void>
@@ -37,4 +38,11 @@ export function adapterOptions<Subject>(
     dir: flightrec.snapshotDir,
     ignore: () => true,
   }
+}
+
+/** The port `server` listens on; throws if it does not listen on one. */
+export function portOf(server: Server): number {
+  const address = server.address()
+  if (!address || typeof address === 'string') throw new Error('server has no port')
+  return address.port
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { flightRecorder } from '@flightrec/express'
 import type * as Express from 'express'
 import { createItemHandler } from '../work.ts'
-import { type AppOptions, adapterOptions, type RunningApp } from './app.ts'
+import { type AppOptions, adapterOptions, portOf, type RunningApp } from './app.ts'
 
 // Loaded with require so that instrumentations that hook require (OpenTelemetry) see it.
 const require = createRequire(import.meta.url)
@@ -31,7 +31,7 @@ export async function start(options: AppOptions): Promise<RunningApp> {
   const server = app.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return {
-    server,
+    port: portOf(server),
     captureStats: adapter && (() => adapter.flightRecorder.stats),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

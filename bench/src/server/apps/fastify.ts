@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import { flightRecorder } from '@flightrec/fastify'
 import type * as Fastify from 'fastify'
 import { createItemHandler } from '../work.ts'
-import { type AppOptions, adapterOptions, type RunningApp } from './app.ts'
+import { type AppOptions, adapterOptions, portOf, type RunningApp } from './app.ts'
 
 // Loaded with require so that instrumentations that hook require (OpenTelemetry) see it.
 const require = createRequire(import.meta.url)
@@ -37,7 +37,7 @@ export async function start(options: AppOptions): Promise<RunningApp> {
   )
   await app.listen({ port: 0, host: '127.0.0.1' })
   return {
-    server: app.server,
+    port: portOf(app.server),
     captureStats: options.flightrec && (() => app.flightRecorder.stats),
     close: () => app.close(),
   }

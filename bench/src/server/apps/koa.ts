@@ -4,7 +4,7 @@ import { flightRecorder } from '@flightrec/koa'
 import type * as KoaRouter from '@koa/router'
 import type * as Koa from 'koa'
 import { createItemHandler } from '../work.ts'
-import { type AppOptions, adapterOptions, type RunningApp } from './app.ts'
+import { type AppOptions, adapterOptions, portOf, type RunningApp } from './app.ts'
 
 // Loaded with require so that instrumentations that hook require (OpenTelemetry) see it.
 const require = createRequire(import.meta.url)
@@ -37,7 +37,7 @@ export async function start(options: AppOptions): Promise<RunningApp> {
   const server = app.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return {
-    server,
+    port: portOf(server),
     captureStats: adapter && (() => adapter.flightRecorder.stats),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

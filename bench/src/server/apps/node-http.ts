@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { createItemHandler } from '../work.ts'
-import type { AppOptions, RunningApp } from './app.ts'
+import { type AppOptions, portOf, type RunningApp } from './app.ts'
 
 const itemRoute = /^\/items\/([^/?]+)$/
 
@@ -40,7 +40,7 @@ export async function start(options: AppOptions): Promise<RunningApp> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return {
-    server,
+    port: portOf(server),
     // node:http has no adapter: the recorder sees its requests through Node's own channels.
     captureStats: undefined,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

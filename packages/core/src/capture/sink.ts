@@ -5,6 +5,7 @@ import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FlightRecorder } from '../recorder.ts'
 import type { SnapshotTrigger } from '../snapshot/trace-format.ts'
 
@@ -47,7 +48,7 @@ export async function writeSnapshotTo(
     },
   })
   await recorder.writeTo(memory, trigger)
-  const bytes = Buffer.concat(chunks)
+  const bytes = await concatInSlices(chunks)
   const path =
     target.dir === undefined
       ? undefined
@@ -55,6 +56,31 @@ export async function writeSnapshotTo(
           stream.write(bytes)
         })
   return { path, size: bytes.length, bytes }
+}
+
+/** How long joining a snapshot's chunks may hold one turn of the event loop, ms. */
+const TURN_BUDGET_MS = 1
+
+/**
+ * `Buffer.concat(chunks)`, copied a millisecond's worth per turn of the event
+ * loop: in one go, the tens of megabytes of a large window's snapshot would
+ * hold the loop for tens of milliseconds.
+ */
+async function concatInSlices(chunks: readonly Buffer[]): Promise<Buffer> {
+  let total = 0
+  for (const chunk of chunks) total += chunk.length
+  const bytes = Buffer.allocUnsafe(total)
+  let offset = 0
+  let turnStart = performance.now()
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+    if (performance.now() - turnStart >= TURN_BUDGET_MS) {
+      await nextTurn()
+      turnStart = performance.now()
+    }
+  }
+  return bytes
 }
 
 /**

@@ -1,14 +1,15 @@
 /**
  * The encoding worker: rebuilds the window's segments as they arrive, encodes
- * them with {@link encodeSnapshot} and sends the JSON back in chunks, so none
- * of the encoding runs on the recorded process's event loop. It runs at the
- * lowest scheduling priority, so it takes spare CPU rather than the app's.
+ * them with {@link encodeSnapshot} and writes the UTF-8 JSON into the slots
+ * of the buffer it shares with the main thread, one chunk per free slot, so
+ * none of the encoding runs on the recorded process's event loop. It runs at
+ * the lowest scheduling priority, so it takes spare CPU rather than the app's.
  */
 import { constants, setPriority } from 'node:os'
 import { parentPort } from 'node:worker_threads'
 import { Segment } from '../ring/segment.ts'
 import { type EncodeMeta, encodeSnapshot } from './encode.ts'
-import { CHUNK_CHARS, CHUNKS_IN_FLIGHT, type FromWorker, type ToWorker } from './worker-protocol.ts'
+import { CHUNK_SLOTS, type FromWorker, SLOT_BYTES, type ToWorker } from './worker-protocol.ts'
 
 const port = parentPort
 if (!port) throw new Error('encode-worker.ts runs as a worker thread')
@@ -22,48 +23,83 @@ try {
 }
 
 const segments: Segment[] = []
-let credits = CHUNKS_IN_FLIGHT
+/** Slots of the shared buffer the main thread is not writing from. */
+const freeSlots = Array.from({ length: CHUNK_SLOTS }, (_, slot) => slot)
 let wake: (() => void) | undefined
 
-const send = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer)
+const post = (message: FromWorker) => port.postMessage(message)
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'segment') {
     segments.push(new Segment(0, message.segment.startTs, message.segment))
+  } else if (message.type === 'blob') {
+    segments[segments.length - 1]?.addBlob(message.blob)
   } else if (message.type === 'ack') {
-    credits++
+    freeSlots.push(message.slot)
     wake?.()
   } else {
-    encode(message.meta).catch((err: unknown) => {
+    encode(message.meta, new Uint8Array(message.slots)).catch((err: unknown) => {
       const error = err instanceof Error ? err : new Error(String(err))
-      send({ type: 'failed', message: error.message, stack: error.stack })
+      post({ type: 'failed', message: error.message, stack: error.stack })
     })
   }
 })
-send({ type: 'ready' })
+post({ type: 'ready' })
 
-async function encode(meta: EncodeMeta): Promise<void> {
+async function freeSlot(): Promise<number> {
+  for (;;) {
+    const slot = freeSlots.shift()
+    if (slot !== undefined) return slot
+    await new Promise<void>((resolve) => {
+      wake = resolve
+    })
+  }
+}
+
+/**
+ * Encodes the snapshot into the shared slots: text is gathered into batches
+ * of about a slot's worth of characters, and each batch encoded on from where
+ * the last one stopped; a slot goes to the main thread once full.
+ */
+async function encode(meta: EncodeMeta, slots: Uint8Array): Promise<void> {
   const encoder = new TextEncoder()
+  let slot = -1
+  let used = 0
+  const send = () => {
+    post({ type: 'chunk', slot, length: used })
+    slot = -1
+  }
+  const put = async (batch: string) => {
+    let text = batch
+    while (text.length > 0) {
+      if (slot < 0) {
+        slot = await freeSlot()
+        used = 0
+      }
+      const start = slot * SLOT_BYTES
+      const { read, written } = encoder.encodeInto(
+        text,
+        slots.subarray(start + used, start + SLOT_BYTES),
+      )
+      used += written
+      text = text.slice(read)
+      // Text left over means the slot is full (or too full for its next character).
+      if (text.length > 0) send()
+    }
+  }
   let parts: string[] = []
   let chars = 0
-  const flush = async () => {
-    const bytes = encoder.encode(parts.join(''))
-    parts = []
-    chars = 0
-    while (credits === 0) {
-      await new Promise<void>((resolve) => {
-        wake = resolve
-      })
-    }
-    credits--
-    send({ type: 'chunk', bytes }, [bytes.buffer as ArrayBuffer])
-  }
   for (const text of encodeSnapshot(segments, meta)) {
     if (text.length === 0) continue
     parts.push(text)
     chars += text.length
-    if (chars >= CHUNK_CHARS) await flush()
+    if (chars >= SLOT_BYTES / 4) {
+      await put(parts.join(''))
+      parts = []
+      chars = 0
+    }
   }
-  if (chars > 0) await flush()
-  send({ type: 'end' })
+  await put(parts.join(''))
+  if (slot >= 0 && used > 0) send()
+  post({ type: 'end' })
 }

@@ -1,3 +1,4 @@
+import { WriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { ErrorCodes, FlightRecorderError } from '../errors.ts'
 
@@ -10,6 +11,13 @@ import { ErrorCodes, FlightRecorderError } from '../errors.ts'
  */
 export class StreamWriter {
   bytes = 0
+  /**
+   * Whether the stream lets go of a chunk once it called back for it, so the
+   * chunk's memory may be reused then: true of a file stream, which writes
+   * each chunk to its file descriptor and keeps nothing; not assumed of any
+   * other stream (a PassThrough or a collecting Writable keeps its chunks).
+   */
+  readonly releasesChunks: boolean
   #stream: Writable | NodeJS.WritableStream
   #signal: AbortSignal
   #error: unknown
@@ -23,6 +31,7 @@ export class StreamWriter {
   constructor(stream: Writable | NodeJS.WritableStream, signal: AbortSignal) {
     this.#stream = stream
     this.#signal = signal
+    this.releasesChunks = stream instanceof WriteStream
     signal.addEventListener('abort', this.#onDrain)
     stream.on('error', this.#onError)
     stream.on('drain', this.#onDrain)
@@ -39,9 +48,10 @@ export class StreamWriter {
     }
   }
 
-  async write(chunk: string | Uint8Array): Promise<void> {
+  /** Writes `chunk`, then waits for 'drain' if the stream asked for it. `written` is the stream's callback for the chunk. */
+  async write(chunk: string | Uint8Array, written?: (err?: Error | null) => void): Promise<void> {
     this.check()
-    const ok = this.#stream.write(chunk)
+    const ok = written ? this.#stream.write(chunk, written) : this.#stream.write(chunk)
     this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
     if (!ok) {
       await new Promise<void>((resolve) => {

@@ -3,13 +3,18 @@ import type { Writable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { ErrorCodes, FlightRecorderError } from '../errors.ts'
-import type { Segment } from '../ring/segment.ts'
+import { FIELDS, type Segment } from '../ring/segment.ts'
 import { type EncodeMeta, encodeSnapshot } from './encode.ts'
 import { StreamWriter, stoppedError } from './stream-writer.ts'
-import type { FromWorker, ToWorker } from './worker-protocol.ts'
+import { CHUNK_SLOTS, type FromWorker, SLOT_BYTES, type ToWorker } from './worker-protocol.ts'
 
-/** How long one slice of encoding may hold the event loop when it runs on the main thread, in ms. */
-const SLICE_MS = 2
+/**
+ * How long the snapshot's work may hold one turn of the event loop, ms:
+ * handing segments to the worker, or a slice of encoding on the main thread.
+ * One step past it (a segment's columns, a CPU profile, a chunk of events)
+ * still ends the turn well under 2 ms.
+ */
+const TURN_BUDGET_MS = 1
 /** Text buffered before a write to the stream when encoding on the main thread. */
 const CHUNK_CHARS = 64 * 1024
 
@@ -28,10 +33,14 @@ let workerUnavailable = false
 /**
  * Writes a sealed window to `stream` as Chrome Trace Event JSON and resolves
  * with the bytes written. The encoding runs in a worker thread; the main
- * thread only hands over the segments (one per turn of the event loop) and
- * writes the bytes that come back, with backpressure. Where no worker can
+ * thread only starts it, hands over the segments (about a millisecond's
+ * worth per turn of the event loop) and writes the bytes that come back,
+ * with backpressure. A file stream (`fs.WriteStream`) is written straight
+ * from the buffer the worker encodes into; any other stream gets a copy of
+ * each chunk, as it may keep the chunks it was given. Where no worker can
  * start (a bundle without the worker file, `--permission` without
- * `--allow-worker`), the same encoder runs on the main thread in slices.
+ * `--allow-worker`), the same encoder runs on the main thread in slices of
+ * about a millisecond.
  *
  * Rejects with ERR_FLIGHTREC_SINK_FAILED if the stream fails (`bytesWritten`:
  * what it accepted before), ERR_FLIGHTREC_STOPPED_DURING_WRITE as soon as
@@ -87,8 +96,8 @@ function portableMeta(meta: WriteMeta): EncodeMeta {
 /**
  * Encodes in a worker. Resolves false, having written nothing, if the worker
  * could not start; the caller then encodes on the main thread. Starting the
- * worker costs the main thread about 2 ms, so it gets a turn of its own,
- * apart from the CPU profile roll and seal that writeTo just did.
+ * worker costs the main thread a few tenths of a millisecond (2 ms the first
+ * time), so it gets a turn of its own, apart from the seal that writeTo just did.
  */
 async function encodeInWorker(
   writer: StreamWriter,
@@ -102,7 +111,11 @@ async function encodeInWorker(
     const url = new URL(`./encode-worker${extname(import.meta.url)}`, import.meta.url)
     // Not the app's preloads (APM agents, loaders): the worker needs none of them.
     const execArgv = process.execArgv.filter((arg) => /-types$/.test(arg))
-    worker = new Worker(url, { execArgv })
+    // Its stdout and stderr are not piped to the process's: the worker prints
+    // nothing the app should see, and the piping (and, the first time, making
+    // process.stdout and process.stderr) is most of the main thread's cost of
+    // starting it.
+    worker = new Worker(url, { execArgv, stdout: true, stderr: true })
   } catch (err) {
     unavailable(meta, err)
     return false
@@ -115,28 +128,24 @@ async function encodeInWorker(
       unavailable(meta, first)
       return false
     }
-    const post = (message: ToWorker, transfer?: ArrayBuffer[]) =>
-      worker.postMessage(message, transfer)
-    // One segment per turn of the loop: copying its columns and cloning its
-    // strings and CPU profile takes well under a millisecond.
-    for (const seg of segments) {
-      const data = seg.toData()
-      post({ type: 'segment', segment: data }, [
-        data.kinds.buffer as ArrayBuffer,
-        data.fields.buffer as ArrayBuffer,
-      ])
-      await nextTurn()
-      if (meta.signal.aborted) throw stoppedError()
-    }
-    post({ type: 'encode', meta: portableMeta(meta) })
+    const post = (message: ToWorker) => worker.postMessage(message)
+    await handOver(post, segments, meta.signal)
+    const slots = new SharedArrayBuffer(CHUNK_SLOTS * SLOT_BYTES)
+    post({ type: 'encode', meta: portableMeta(meta), slots })
     for (;;) {
       const message = await inbox.next()
       if (message instanceof FlightRecorderError) throw message
       if (message instanceof Error) throw encodeFailed(message)
       if (message.type === 'chunk') {
-        const { bytes } = message
-        await writer.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-        post({ type: 'ack' })
+        const { slot, length } = message
+        const bytes = Buffer.from(slots, slot * SLOT_BYTES, length)
+        const free = () => post({ type: 'ack', slot })
+        if (writer.releasesChunks) {
+          await writer.write(bytes, free)
+        } else {
+          await writer.write(Buffer.from(bytes))
+          free()
+        }
       } else if (message.type === 'end') {
         return true
       } else if (message.type === 'failed') {
@@ -147,6 +156,48 @@ async function encodeInWorker(
   } finally {
     inbox.close()
     void worker.terminate()
+  }
+}
+
+/**
+ * Sends the window to the worker: each segment's columns and strings, then
+ * each of its blobs (CPU profiles), as messages of their own, and lets the
+ * loop turn whenever {@link TURN_BUDGET_MS} is spent. Nothing is copied into
+ * this thread's heap on the way: the columns go as views of the sealed
+ * segment's arrays, which the message clones straight into its own buffer
+ * (a copy first, to transfer it, would be garbage here and bring on
+ * collections on the main thread).
+ */
+async function handOver(
+  post: (message: ToWorker) => void,
+  segments: Segment[],
+  signal: AbortSignal,
+): Promise<void> {
+  let turnStart = performance.now()
+  const turnIfDue = async () => {
+    if (performance.now() - turnStart < TURN_BUDGET_MS) return
+    await nextTurn()
+    if (signal.aborted) throw stoppedError()
+    turnStart = performance.now()
+  }
+  for (const seg of segments) {
+    post({
+      type: 'segment',
+      segment: {
+        kinds: seg.kinds.subarray(0, seg.count),
+        fields: seg.fields.subarray(0, seg.count * FIELDS),
+        strings: seg.strings.strings,
+        blobs: [],
+        count: seg.count,
+        startTs: seg.startTs,
+        endTs: seg.endTs,
+      },
+    })
+    await turnIfDue()
+    for (const blob of seg.blobs) {
+      post({ type: 'blob', blob })
+      await turnIfDue()
+    }
   }
 }
 
@@ -207,7 +258,7 @@ class Inbox {
   }
 }
 
-/** Drives {@link encodeSnapshot} on the main thread in slices of about {@link SLICE_MS} ms. */
+/** Drives {@link encodeSnapshot} on the main thread in slices of about {@link TURN_BUDGET_MS} ms. */
 async function encodeOnMainThread(
   writer: StreamWriter,
   segments: Segment[],
@@ -235,7 +286,7 @@ async function encodeOnMainThread(
         buffered = 0
       }
     }
-    if (performance.now() - sliceStart >= SLICE_MS) {
+    if (performance.now() - sliceStart >= TURN_BUDGET_MS) {
       await nextTurn()
       if (meta.signal.aborted) throw stoppedError()
       sliceStart = performance.now()
