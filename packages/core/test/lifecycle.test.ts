@@ -63,7 +63,7 @@ describe('lifecycle', () => {
   })
 
   it('keeps the CPU sampler working across cycles', async () => {
-    recorder = new FlightRecorder({ profileWindow: 100 })
+    recorder = new FlightRecorder({ profileWindow: 100, samplingInterval: 1000 })
     for (let i = 0; i < 20; i++) {
       recorder.start()
       recorder.stop()
