@@ -15,7 +15,7 @@ export interface Blob {
 
 /**
  * A sealed segment as plain data, its columns cut to the events written: what
- * crosses to the encoding worker (see {@link Segment.toData}).
+ * crosses to the encoding worker (snapshot/write.ts sends the columns as views).
  */
 export interface SegmentData {
   kinds: Uint8Array
@@ -45,7 +45,7 @@ export class Segment {
   blobBytes = 0
   sealed = false
 
-  /** A new, empty segment for `capacity` events; or, given `sealed`, a read-only copy of {@link toData}'s output. */
+  /** A new, empty segment for `capacity` events; or, given `sealed`, a read-only segment over data a snapshot sent. */
   constructor(capacity: number, startTs: number, sealed?: SegmentData) {
     this.capacity = sealed ? sealed.count : capacity
     this.kinds = sealed ? sealed.kinds : new Uint8Array(capacity)
@@ -57,19 +57,6 @@ export class Segment {
       this.count = sealed.count
       for (const blob of sealed.blobs) this.addBlob(blob)
       this.sealed = true
-    }
-  }
-
-  /** A copy of a sealed segment's contents as plain data; columns are copied, strings and blobs shared. */
-  toData(): SegmentData {
-    return {
-      kinds: this.kinds.slice(0, this.count),
-      fields: this.fields.slice(0, this.count * FIELDS),
-      strings: this.strings.strings,
-      blobs: this.blobs,
-      count: this.count,
-      startTs: this.startTs,
-      endTs: this.endTs,
     }
   }
 
