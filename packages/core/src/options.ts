@@ -76,13 +76,13 @@ export interface FlightRecorderOptions {
   causalAfterTrigger?: number
   /**
    * CPU sampling interval in µs, 50 to 1 000 000. Default 10 000 (100 Hz, the
-   * rate of Go's CPU profiler): a stall of `stallThreshold` (50 ms) holds
-   * about five samples, enough to name the function behind it. The sampler's
-   * cost grows with its rate: on a CPU-bound service, 1000 µs costs some 50-100
-   * µs of CPU per request at 600 requests a second (V8's profiler thread,
-   * and the event loop handling 1000 samples per rolled window), 10 000 µs
-   * under 15. Lower it to tell apart
-   * shorter bursts of work; no fewer samples than this are guaranteed.
+   * rate of Go's CPU profiler): a stall of `stallThreshold` (default 50 ms)
+   * holds about five samples, enough to name the function behind it. The
+   * sampler's cost follows its rate: on a CPU-bound route served at 600
+   * requests a second, 1000 µs cost about 90 µs of CPU per request (about half
+   * on V8's profiler thread, half on the event loop), 10 000 µs about 15.
+   * Lower it to tell apart shorter bursts of work. Not guaranteed: on a
+   * starved machine samples come late or are skipped.
    */
   samplingInterval?: number
   /**
