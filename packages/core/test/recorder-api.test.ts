@@ -267,9 +267,10 @@ describe('sealing the window a timers turn after writeTo', () => {
 
 describe('window bounds', () => {
   it('keeps a tiny maxBytes window bounded over seconds of activity, and still writes a valid trace', async () => {
-    const maxBytes = 16 * 1024
+    const maxBytes = 64 * 1024
     // Sparse samples keep each CPU profile window well under maxBytes: a profile larger than
     // the window would leave only itself in it (the newest sealed segment is always kept).
+    // At 16 KiB one profile of a busy server's stacks (its nodes and URLs) could fill it alone.
     const fr = recorder({ maxBytes, minAge: 60_000, profileWindow: 200, samplingInterval: 20_000 })
     fr.start()
     const server = http.createServer((req, res) => {
@@ -282,7 +283,7 @@ describe('window bounds', () => {
     // At least two seconds, and enough requests to fill the window many times over.
     const until = performance.now() + 2000
     const client = async () => {
-      while (performance.now() < until || served < 1000) {
+      while (performance.now() < until || served < 3000) {
         const res = await fetch(`${url}/item/${served++}`)
         await res.text()
         largest = Math.max(largest, fr.windowBytes)
