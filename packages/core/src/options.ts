@@ -75,14 +75,13 @@ export interface FlightRecorderOptions {
    */
   causalAfterTrigger?: number
   /**
-   * CPU sampling interval in µs, 50 to 1 000 000. Default 10 000 (100 Hz, the
-   * rate of Go's CPU profiler): a stall of `stallThreshold` (default 50 ms)
-   * holds about five samples, enough to name the function behind it. The
-   * sampler's cost follows its rate: on a CPU-bound route served at 600
-   * requests a second, 1000 µs cost about 90 µs of CPU per request (about half
-   * on V8's profiler thread, half on the event loop), 10 000 µs about 15.
-   * Lower it to tell apart shorter bursts of work. Not guaranteed: on a
-   * starved machine samples come late or are skipped.
+   * CPU sampling interval in µs, 50 to 1 000 000. Default 1000 (1 kHz): the
+   * analyzer tells one long synchronous call from many short ones by the
+   * samples, and at 10 000 (100 Hz) it mistakes a saturated loop for a
+   * blocked one. The sampler's cost follows its rate: on a CPU-bound route at
+   * 600 requests a second, 1000 µs cost about 90 µs of CPU per request,
+   * 10 000 µs about 15 (docs/benchmarks.md). Not guaranteed: on a starved
+   * machine samples come late or are skipped.
    */
   samplingInterval?: number
   /**
@@ -117,7 +116,7 @@ export const recorderDefaults = Object.freeze({
   maxBytes: 10 * 1024 * 1024,
   level: 'default' as RecordingLevel,
   causalAfterTrigger: 0,
-  samplingInterval: 10_000,
+  samplingInterval: 1000,
   profileWindow: 1000,
   stallThreshold: 50,
   counterInterval: 500,
