@@ -5,9 +5,9 @@ import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FlightRecorder } from '../recorder.ts'
 import type { SnapshotTrigger } from '../snapshot/trace-format.ts'
+import { turnBudget } from '../snapshot/turn-budget.ts'
 
 /** Where a capture's snapshots go: a directory, the `onSnapshot` callback's bytes, or both. */
 export interface SinkTarget {
@@ -58,9 +58,6 @@ export async function writeSnapshotTo(
   return { path, size: bytes.length, bytes }
 }
 
-/** How long joining a snapshot's chunks may hold one turn of the event loop, ms. */
-const TURN_BUDGET_MS = 1
-
 /**
  * `Buffer.concat(chunks)`, copied a millisecond's worth per turn of the event
  * loop: in one go, the tens of megabytes of a large window's snapshot would
@@ -71,14 +68,11 @@ async function concatInSlices(chunks: readonly Buffer[]): Promise<Buffer> {
   for (const chunk of chunks) total += chunk.length
   const bytes = Buffer.allocUnsafe(total)
   let offset = 0
-  let turnStart = performance.now()
+  const turnIfDue = turnBudget()
   for (const chunk of chunks) {
     bytes.set(chunk, offset)
     offset += chunk.length
-    if (performance.now() - turnStart >= TURN_BUDGET_MS) {
-      await nextTurn()
-      turnStart = performance.now()
-    }
+    await turnIfDue()
   }
   return bytes
 }

@@ -6,15 +6,9 @@ import { ErrorCodes, FlightRecorderError } from '../errors.ts'
 import { FIELDS, type Segment } from '../ring/segment.ts'
 import { type EncodeMeta, encodeSnapshot } from './encode.ts'
 import { StreamWriter, stoppedError } from './stream-writer.ts'
+import { turnBudget } from './turn-budget.ts'
 import { CHUNK_SLOTS, type FromWorker, SLOT_BYTES, type ToWorker } from './worker-protocol.ts'
 
-/**
- * How long the snapshot's work may hold one turn of the event loop, ms:
- * handing segments to the worker, or a slice of encoding on the main thread.
- * One step past it (a segment's columns, a CPU profile, a chunk of events)
- * still ends the turn well under 2 ms.
- */
-const TURN_BUDGET_MS = 1
 /** Text buffered before a write to the stream when encoding on the main thread. */
 const CHUNK_CHARS = 64 * 1024
 
@@ -162,7 +156,7 @@ async function encodeInWorker(
 /**
  * Sends the window to the worker: each segment's columns and strings, then
  * each of its blobs (CPU profiles), as messages of their own, and lets the
- * loop turn whenever {@link TURN_BUDGET_MS} is spent. Nothing is copied into
+ * loop turn whenever its budget is spent (see {@link turnBudget}). Nothing is copied into
  * this thread's heap on the way: the columns go as views of the sealed
  * segment's arrays, which the message clones straight into its own buffer
  * (a copy first, to transfer it, would be garbage here and bring on
@@ -173,13 +167,7 @@ async function handOver(
   segments: Segment[],
   signal: AbortSignal,
 ): Promise<void> {
-  let turnStart = performance.now()
-  const turnIfDue = async () => {
-    if (performance.now() - turnStart < TURN_BUDGET_MS) return
-    await nextTurn()
-    if (signal.aborted) throw stoppedError()
-    turnStart = performance.now()
-  }
+  const turnIfDue = turnBudget(signal)
   for (const seg of segments) {
     post({
       type: 'segment',
@@ -258,7 +246,7 @@ class Inbox {
   }
 }
 
-/** Drives {@link encodeSnapshot} on the main thread in slices of about {@link TURN_BUDGET_MS} ms. */
+/** Drives {@link encodeSnapshot} on the main thread in slices of about 1 ms (see {@link turnBudget}). */
 async function encodeOnMainThread(
   writer: StreamWriter,
   segments: Segment[],
@@ -266,7 +254,7 @@ async function encodeOnMainThread(
 ): Promise<void> {
   let buffer: string[] = []
   let buffered = 0
-  let sliceStart = performance.now()
+  const turnIfDue = turnBudget(meta.signal)
   const chunks = encodeSnapshot(segments, meta)
   for (;;) {
     let next: IteratorResult<string>
@@ -286,11 +274,7 @@ async function encodeOnMainThread(
         buffered = 0
       }
     }
-    if (performance.now() - sliceStart >= TURN_BUDGET_MS) {
-      await nextTurn()
-      if (meta.signal.aborted) throw stoppedError()
-      sliceStart = performance.now()
-    }
+    await turnIfDue()
   }
   if (buffered > 0) await writer.write(buffer.join(''))
 }
