@@ -12,7 +12,7 @@ export type ConfigurationName =
   | 'bare'
   | 'flightrec-default'
   | 'flightrec-causal'
-  | 'flightrec-sampler-10ms'
+  | 'flightrec-sampler-1ms'
   | 'opentelemetry'
   | 'pprof-wall'
 

@@ -4,7 +4,7 @@ import type { TargetSummary } from '../results.ts'
 const colors: Record<string, string> = {
   'flightrec-default': '#2f6fb3',
   'flightrec-causal': '#7b4fc2',
-  'flightrec-sampler-10ms': '#5fa8d3',
+  'flightrec-sampler-1ms': '#5fa8d3',
   opentelemetry: '#d9782b',
   'pprof-wall': '#7a8594',
 }

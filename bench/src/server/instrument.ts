@@ -29,8 +29,8 @@ export async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     bare: async () => none,
     'flightrec-default': async (s) => startRecorder(s, 'default'),
     'flightrec-causal': async (s) => startRecorder(s, 'causal'),
-    'flightrec-sampler-10ms': async (s) =>
-      startRecorder({ ...s, recorder: { ...s.recorder, samplingInterval: 10_000 } }, 'default'),
+    'flightrec-sampler-1ms': async (s) =>
+      startRecorder({ ...s, recorder: { ...s.recorder, samplingInterval: 1000 } }, 'default'),
     opentelemetry: async (s) => startOpenTelemetry(s.server),
     'pprof-wall': async () => startWallProfiler(),
   }

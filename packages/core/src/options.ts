@@ -75,13 +75,15 @@ export interface FlightRecorderOptions {
    */
   causalAfterTrigger?: number
   /**
-   * CPU sampling interval in µs, 50 to 1 000 000. Default 1000 (1 kHz): the
-   * analyzer tells one long synchronous call from many short ones by the
-   * samples, and at 10 000 (100 Hz) it mistakes a saturated loop for a
-   * blocked one. The sampler's cost follows its rate: on a CPU-bound route at
-   * 600 requests a second, 1000 µs cost about 90 µs of CPU per request,
-   * 10 000 µs about 15 (docs/benchmarks.md). Not guaranteed: on a starved
-   * machine samples come late or are skipped.
+   * CPU sampling interval in µs, 50 to 1 000 000. Default 10 000 (100 Hz,
+   * the rate of Go's and pprof's CPU profilers). The sampler's cost follows
+   * its rate: on a CPU-bound route at 600 requests a second, 10 000 µs cost
+   * about 15 µs of CPU per request, 1000 µs about 90 (docs/benchmarks.md).
+   * Sample faster only while you need to see work shorter than 10 ms by its
+   * stack: the analyzer tells one long synchronous call from many short ones
+   * by where the loop turned over (requests, replies, timers), not by the
+   * rate. Not guaranteed: on a starved machine samples come late or are
+   * skipped.
    */
   samplingInterval?: number
   /**
@@ -116,7 +118,7 @@ export const recorderDefaults = Object.freeze({
   maxBytes: 10 * 1024 * 1024,
   level: 'default' as RecordingLevel,
   causalAfterTrigger: 0,
-  samplingInterval: 1000,
+  samplingInterval: 10_000,
   profileWindow: 1000,
   stallThreshold: 50,
   counterInterval: 500,

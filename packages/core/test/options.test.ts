@@ -86,7 +86,7 @@ describe('FlightRecorder options', () => {
       minAge: recorderDefaults.minAge,
       maxBytes: recorderDefaults.maxBytes,
       level: 'default',
-      samplingInterval: 1000,
+      samplingInterval: 10_000,
       allow: { queryString: false, headers: [] },
     })
     const edge = new FlightRecorder({
