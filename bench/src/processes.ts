@@ -88,9 +88,13 @@ export async function forkProcess<Request extends { id: number }, Reply extends 
     execArgv,
   })
   if (profiled && child.stderr) {
-    // --cpu-prof's own session complains about every console profile flightrec's sampler ends.
+    // --cpu-prof's own session complains about every console profile flightrec's
+    // sampler starts or ends, and prints the inspector message it could not match.
     createInterface({ input: child.stderr }).on('line', (line) => {
-      if (!line.startsWith('Cannot retrieve id from CPU profile response')) {
+      if (
+        !line.startsWith('Cannot retrieve id from CPU profile response') &&
+        !line.startsWith('{"method":"Profiler.consoleProfile')
+      ) {
         process.stderr.write(`${line}\n`)
       }
     })
