@@ -13,6 +13,7 @@ export type ConfigurationName =
   | 'flightrec-default'
   | 'flightrec-causal'
   | 'flightrec-sampler-1ms'
+  | 'v8-profiler'
   | 'opentelemetry'
   | 'pprof-wall'
 

@@ -7,7 +7,7 @@ import { describeMachine } from './machine.ts'
 import type { ConfigurationName } from './protocol.ts'
 import type { BenchResults } from './results.ts'
 import type { BenchSettings } from './settings.ts'
-import { type AnalyzerResult, analyzerAvailable, measureAnalyzer } from './suites/analyzer.ts'
+import { type AnalyzerResult, analyzerAvailable, medianAnalyzerRun } from './suites/analyzer.ts'
 import {
   measureSnapshots,
   type SnapshotResult,
@@ -102,7 +102,7 @@ export async function runBench(
         for (const mib of settings.analyzerSnapshotsMiB) {
           const snapshot = snapshotForAnalyzer(snapshots, mib)
           if (!snapshot) throw new Error(`no snapshot of ${mib} MiB was written`)
-          analyzer.push(await measureAnalyzer(context, snapshot))
+          analyzer.push(await medianAnalyzerRun(context, snapshot, settings.analyzerRuns))
         }
       }
     }

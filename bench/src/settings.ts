@@ -22,6 +22,8 @@ export interface BenchSettings {
   snapshotWindowsMiB: number[]
   /** Snapshot file sizes, MiB, that `flightrec analyze` is timed on. */
   analyzerSnapshotsMiB: number[]
+  /** Timed runs of `flightrec analyze` per snapshot; the run with the median wall time is reported. */
+  analyzerRuns: number
   /** Where results go: the docs page and its chart (full run), or a temp folder (smoke). */
   writeDocs: boolean
   /**
@@ -43,6 +45,7 @@ export const fullSettings: Readonly<BenchSettings> = Object.freeze<BenchSettings
   traceRateServers: ['node-http', 'express'],
   snapshotWindowsMiB: [1, 10, 50],
   analyzerSnapshotsMiB: [10, 50],
+  analyzerRuns: 3,
   writeDocs: true,
   quickCheck: false,
 })
@@ -59,6 +62,7 @@ export const smokeSettings: Readonly<BenchSettings> = Object.freeze<BenchSetting
   traceRateServers: ['node-http'],
   snapshotWindowsMiB: [0.25],
   analyzerSnapshotsMiB: [0.25],
+  analyzerRuns: 1,
   writeDocs: false,
   quickCheck: true,
 })

@@ -5,6 +5,7 @@ const colors: Record<string, string> = {
   'flightrec-default': '#2f6fb3',
   'flightrec-causal': '#7b4fc2',
   'flightrec-sampler-1ms': '#5fa8d3',
+  'v8-profiler': '#9bc4a6',
   opentelemetry: '#d9782b',
   'pprof-wall': '#7a8594',
 }

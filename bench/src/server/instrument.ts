@@ -31,6 +31,7 @@ export async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     'flightrec-causal': async (s) => startRecorder(s, 'causal'),
     'flightrec-sampler-1ms': async (s) =>
       startRecorder({ ...s, recorder: { ...s.recorder, samplingInterval: 1000 } }, 'default'),
+    'v8-profiler': async () => startV8Profiler(),
     opentelemetry: async (s) => startOpenTelemetry(s.server),
     'pprof-wall': async () => startWallProfiler(),
   }
@@ -120,6 +121,27 @@ async function startOpenTelemetry(server: ServerName): Promise<Instrumentation> 
         active: exported > 0 && frameworkSeen,
       }
     },
+  }
+}
+
+/**
+ * V8's CPU profiler at flightrec's default interval, as flightrec's sampler
+ * starts it (an inspector session, `Profiler.start`), with nothing else.
+ */
+async function startV8Profiler(): Promise<Instrumentation> {
+  const { Session } = await import('node:inspector')
+  const session = new Session()
+  session.connect()
+  const post = (method: string, params?: object) =>
+    new Promise<void>((resolve, reject) =>
+      session.post(method, params, (err) => (err ? reject(err) : resolve())),
+    )
+  await post('Profiler.enable')
+  await post('Profiler.setSamplingInterval', { interval: 10_000 })
+  await post('Profiler.start')
+  return {
+    recorder: undefined,
+    evidence: async () => ({ summary: "V8's CPU profiler on at 100 Hz", active: true }),
   }
 }
 

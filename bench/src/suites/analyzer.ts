@@ -85,6 +85,24 @@ export async function measureAnalyzer(
   return result
 }
 
+/**
+ * Times `flightrec analyze` on `snapshot` `runs` times, one after the other,
+ * and returns the run with the median wall time, with the highest peak RSS
+ * of all runs: one run's wall time moves with whatever else the machine did
+ * during it.
+ */
+export async function medianAnalyzerRun(
+  context: BenchContext,
+  snapshot: SnapshotResult,
+  runs: number,
+): Promise<AnalyzerResult> {
+  const results: AnalyzerResult[] = []
+  for (let i = 0; i < runs; i++) results.push(await measureAnalyzer(context, snapshot))
+  results.sort((a, b) => a.wallMs - b.wallMs)
+  const median = results[Math.floor((results.length - 1) / 2)]
+  return { ...median, peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)) }
+}
+
 /** Whether the CLI exists in this checkout. */
 export function analyzerAvailable(): boolean {
   return existsSync(cliEntry)
