@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { configurations } from './configurations.ts'
-import { type ProfileRequest, runProfile } from './profile-commands.ts'
+import { type ProfileRequest, runProfile, runToggle } from './profile-commands.ts'
 import type { ConfigurationName, ServerName } from './protocol.ts'
 import { writeResults } from './report/write.ts'
 import type { BenchResults } from './results.ts'
@@ -31,6 +31,9 @@ const usage = `Usage: pnpm bench [options]
   --out DIR               write results.json, benchmarks.md and the chart to DIR
   --render                measure nothing: render docs/benchmarks.md and the chart again from
                           bench/results/latest.json (after editing the page's notes or the renderer)
+  --toggle S/R[/N]        instead: one process of server S with flightrec default on route R; the recorder
+                          is stopped and started between phases of load, off-on then on-off, N pairs
+                          (default 8); prints CPU per request off and on, and the median paired difference
   --profile S/R/C         instead: run server S, route R (hello, realistic; guess for guess-number) under configuration C
                           with node --cpu-prof and print where its CPU went, e.g.
                           --profile express/realistic/flightrec-default
@@ -53,6 +56,7 @@ const options = {
   out: { type: 'string' },
   render: { type: 'boolean', default: false },
   profile: { type: 'string' },
+  toggle: { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -125,6 +129,13 @@ const outDir =
   values.out ??
   (settings.writeDocs && !filtered ? undefined : await mkdtemp(join(tmpdir(), 'flightrec-bench-')))
 
+if (values.toggle) {
+  const [server, route, pairs] = values.toggle.split('/')
+  const target = targets.find((t) => t.server === server && t.route === route)
+  if (!target) fail(`unknown server/route '${server}/${route}'`)
+  await runToggle(target, Math.round(positive(pairs, 'toggle', 8)), settings)
+  process.exit(0)
+}
 if (values.profile) {
   await runProfile(profileRequest(values.profile), settings, outDir)
   process.exit(0)

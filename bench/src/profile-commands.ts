@@ -11,6 +11,26 @@ import {
   profileSnapshot,
   profileTarget,
 } from './suites/profile.ts'
+import { toggleTarget } from './suites/toggle.ts'
+
+/**
+ * Runs `--toggle`: the recorder stopped and started in one server process
+ * between phases of load ({@link toggleTarget}), and prints the result.
+ */
+export async function runToggle(target: Target, pairs: number, settings: BenchSettings) {
+  const context = await openContext(settings)
+  try {
+    const r = await toggleTarget(context, target, pairs)
+    const share = (r.pairedDifferenceMedian / r.offMedian) * 100
+    context.log(
+      `${target.server} ${target.route}, ${pairs} pairs in one process: recorder off ${r.offMedian.toFixed(1)} µs/req, ` +
+        `on ${r.onMedian.toFixed(1)} µs/req (medians); median paired difference ` +
+        `${r.pairedDifferenceMedian >= 0 ? '+' : ''}${r.pairedDifferenceMedian.toFixed(1)} µs/req (${share >= 0 ? '+' : ''}${share.toFixed(1)}%)`,
+    )
+  } finally {
+    await context.close()
+  }
+}
 
 /** What `--profile` was asked for. */
 export type ProfileRequest =

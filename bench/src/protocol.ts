@@ -40,6 +40,8 @@ export type ServerRequest =
   /** Write the window to `file`; then probe the idle loop for as long as that took, at least `probeMs`. */
   | { id: number; type: 'snapshot'; file: string; probeMs: number }
   | { id: number; type: 'window' }
+  /** Starts or stops the process's recorder (the `--toggle` mode). */
+  | { id: number; type: 'recording'; on: boolean }
 
 /** CPU and memory a server process has used so far. */
 export interface Usage {
@@ -93,6 +95,7 @@ export type ServerMessage =
   | { id: number; type: 'evidence'; evidence: Evidence }
   | { id: number; type: 'snapshot'; cost: SnapshotCost }
   | { id: number; type: 'window'; windowBytes: number }
+  | { id: number; type: 'recording'; enabled: boolean }
   | { id: number; type: 'error'; message: string }
 
 /** One autocannon run the load process is asked for. */

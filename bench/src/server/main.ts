@@ -72,6 +72,12 @@ async function main(): Promise<void> {
           windowBytes: recorder.windowBytes,
         }
       }
+      case 'recording': {
+        const recorder = required(instrumentation.recorder)
+        if (request.on && !recorder.enabled) recorder.start()
+        else if (!request.on && recorder.enabled) recorder.stop()
+        return { id: request.id, type: 'recording', enabled: recorder.enabled }
+      }
       case 'snapshot': {
         const recorder = required(instrumentation.recorder)
         const cost = await measureSnapshot(recorder, request.file, request.probeMs)

@@ -76,7 +76,7 @@ async function measureRoutes(
 }
 
 /** What autocannon requests of `target`: its path, or its `paths` in turn. */
-function requestsOf(origin: string, target: Target): Pick<LoadRun, 'url' | 'paths'> {
+export function requestsOf(origin: string, target: Target): Pick<LoadRun, 'url' | 'paths'> {
   return target.paths
     ? { url: origin, paths: [...target.paths] }
     : { url: `${origin}${target.path}` }

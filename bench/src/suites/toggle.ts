@@ -1,0 +1,85 @@
+import type { Target } from '../configurations.ts'
+import { type BenchContext, startServer } from '../context.ts'
+import type { ServerMessage } from '../protocol.ts'
+import { median } from '../stats.ts'
+import { requestsOf } from './throughput.ts'
+
+/** CPU per request of one phase with the recorder off and the next with it on, µs. */
+export interface TogglePair {
+  offMicros: number
+  onMicros: number
+}
+
+/** What `--toggle` measured on one server route. */
+export interface ToggleResult {
+  target: Target
+  pairs: TogglePair[]
+  offMedian: number
+  onMedian: number
+  /** Median over the pairs of (on - off): each pair ran back to back in the same process. */
+  pairedDifferenceMedian: number
+}
+
+type UsageReply = Extract<ServerMessage, { type: 'usage' }>
+type RecordingReply = Extract<ServerMessage, { type: 'recording' }>
+
+/**
+ * The default level's cost measured in one server process: the app runs
+ * with its adapter, and the recorder is stopped and started again between
+ * phases of load, off and on in alternating order (off-on, on-off, ...), so
+ * that the process's own luck (its heap layout, what the JIT made of it) and
+ * slow drifts of the machine weigh on both sides alike. With the recorder
+ * stopped, the adapter only checks that it is off. Each phase: a short
+ * warm-up, then `durationSeconds` of load, CPU read before and after.
+ */
+export async function toggleTarget(
+  context: BenchContext,
+  target: Target,
+  pairs: number,
+): Promise<ToggleResult> {
+  const { settings } = context
+  const server = await startServer(context, target.server, 'flightrec-default')
+  const requests = requestsOf(server.origin, target)
+  const connections = settings.connections
+  const phase = async (on: boolean): Promise<number> => {
+    const reply = await server.process.ask<RecordingReply>({ type: 'recording', on }, 30_000)
+    if (reply.enabled !== on) throw new Error(`the recorder did not turn ${on ? 'on' : 'off'}`)
+    await context.load({ ...requests, connections, durationSeconds: 0.5 })
+    const before = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    const load = await context.load({
+      ...requests,
+      connections,
+      durationSeconds: settings.durationSeconds,
+    })
+    const after = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    return (after.usage.cpuMicros - before.usage.cpuMicros) / Math.max(1, load.requests)
+  }
+  const measured: TogglePair[] = []
+  try {
+    if (settings.warmupSeconds > 0) {
+      await context.load({ ...requests, connections, durationSeconds: settings.warmupSeconds })
+    }
+    for (let i = 0; i < pairs; i++) {
+      if (i % 2 === 0) {
+        const offMicros = await phase(false)
+        measured.push({ offMicros, onMicros: await phase(true) })
+      } else {
+        const onMicros = await phase(true)
+        measured.push({ offMicros: await phase(false), onMicros })
+      }
+      const last = measured[measured.length - 1]
+      context.log(
+        `  ${target.server} ${target.route} pair ${i + 1}: off ${last.offMicros.toFixed(0)} µs/req, on ${last.onMicros.toFixed(0)} µs/req`,
+      )
+    }
+  } finally {
+    await server.process.close()
+  }
+  return {
+    target,
+    pairs: measured,
+    offMedian: median(measured.map((p) => p.offMicros)),
+    onMedian: median(measured.map((p) => p.onMicros)),
+    pairedDifferenceMedian: median(measured.map((p) => p.onMicros - p.offMicros)),
+  }
+}
