@@ -98,6 +98,14 @@ export type ServerMessage =
   | { id: number; type: 'recording'; enabled: boolean }
   | { id: number; type: 'error'; message: string }
 
+/**
+ * The server's reply to a request of type `T`.
+ *
+ * @example
+ * const { usage } = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
+ */
+export type ServerReply<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
+
 /** One autocannon run the load process is asked for. */
 export interface LoadRun {
   /** Origin and path; with `paths`, the origin only. */

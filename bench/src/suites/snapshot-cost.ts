@@ -1,5 +1,5 @@
 import { type BenchContext, startServer } from '../context.ts'
-import type { ServerMessage, SnapshotCost } from '../protocol.ts'
+import type { ServerReply, SnapshotCost } from '../protocol.ts'
 import { helloPath, itemPath } from '../server/work.ts'
 
 /** One snapshot written by the suite: its cost, and the file (in the run's temp folder). */
@@ -8,9 +8,6 @@ export interface SnapshotResult extends SnapshotCost {
   targetMiB: number | undefined
   file: string
 }
-
-type WindowReply = Extract<ServerMessage, { type: 'window' }>
-type SnapshotReply = Extract<ServerMessage, { type: 'snapshot' }>
 
 const MiB = 1024 * 1024
 const fillLimitSeconds = 420
@@ -58,12 +55,13 @@ export async function measureSnapshots(
         connections: settings.connections,
         durationSeconds: Math.min(1, Math.max(0.25, settings.durationSeconds)),
       })
-      windowBytes = (await handle.process.ask<WindowReply>({ type: 'window' }, 10_000)).windowBytes
+      windowBytes = (await handle.process.ask<ServerReply<'window'>>({ type: 'window' }, 10_000))
+        .windowBytes
     }
   }
   const snapshot = async (targetMiB: number | undefined) => {
     const file = `${context.workDir}/snapshot-${results.length + 1}.json`
-    const { cost } = await handle.process.ask<SnapshotReply>(
+    const { cost } = await handle.process.ask<ServerReply<'snapshot'>>(
       { type: 'snapshot', file, probeMs: 1000 },
       300_000,
     )

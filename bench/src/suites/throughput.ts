@@ -1,7 +1,7 @@
 import { type Configuration, configurations, type Target } from '../configurations.ts'
 import { type BenchContext, type ServerHandle, startServer } from '../context.ts'
 import { otherCpus, readCpu, readThreads, threadMicrosPerRequest } from '../proc-cpu.ts'
-import type { Evidence, LoadResult, LoadRun, ServerMessage } from '../protocol.ts'
+import type { Evidence, LoadResult, LoadRun, ServerReply } from '../protocol.ts'
 
 /** One measurement of one configuration of one server route. */
 export interface ThroughputRun {
@@ -20,9 +20,6 @@ export interface ThroughputRun {
   threads: Record<string, number>
   evidence: Evidence
 }
-
-type UsageReply = Extract<ServerMessage, { type: 'usage' }>
-type EvidenceReply = Extract<ServerMessage, { type: 'evidence' }>
 
 /**
  * Measures `targets` (routes of one server) on one running server process:
@@ -46,7 +43,7 @@ async function measureRoutes(
       await context.load({ ...requests, connections, durationSeconds: settings.warmupSeconds })
     }
     const pids = [...context.pids, server.process.child.pid ?? -1]
-    const before = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
     const threadsBefore = readThreads(server.process.child.pid ?? -1)
     const machineBefore = readCpu(pids)
     const load = await context.load({
@@ -57,7 +54,7 @@ async function measureRoutes(
     })
     const machineAfter = readCpu(pids)
     const threadsAfter = readThreads(server.process.child.pid ?? -1)
-    const after = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
     const cpuMicros = after.usage.cpuMicros - before.usage.cpuMicros
     runs.push({
       server: target.server,
@@ -71,7 +68,10 @@ async function measureRoutes(
       threads: threadMicrosPerRequest(threadsBefore, threadsAfter, load.requests),
     })
   }
-  const { evidence } = await server.process.ask<EvidenceReply>({ type: 'evidence' }, 30_000)
+  const { evidence } = await server.process.ask<ServerReply<'evidence'>>(
+    { type: 'evidence' },
+    30_000,
+  )
   return runs.map((run) => ({ ...run, evidence }))
 }
 

@@ -1,6 +1,6 @@
 import type { Target } from '../configurations.ts'
 import { type BenchContext, startServer } from '../context.ts'
-import type { ServerMessage } from '../protocol.ts'
+import type { ServerReply } from '../protocol.ts'
 import { median } from '../stats.ts'
 import { requestsOf } from './throughput.ts'
 
@@ -19,9 +19,6 @@ export interface ToggleResult {
   /** Median over the pairs of (on - off): each pair ran back to back in the same process. */
   pairedDifferenceMedian: number
 }
-
-type UsageReply = Extract<ServerMessage, { type: 'usage' }>
-type RecordingReply = Extract<ServerMessage, { type: 'recording' }>
 
 /**
  * The default level's cost measured in one server process: the app runs
@@ -42,16 +39,19 @@ export async function toggleTarget(
   const requests = requestsOf(server.origin, target)
   const connections = settings.connections
   const phase = async (on: boolean): Promise<number> => {
-    const reply = await server.process.ask<RecordingReply>({ type: 'recording', on }, 30_000)
+    const reply = await server.process.ask<ServerReply<'recording'>>(
+      { type: 'recording', on },
+      30_000,
+    )
     if (reply.enabled !== on) throw new Error(`the recorder did not turn ${on ? 'on' : 'off'}`)
     await context.load({ ...requests, connections, durationSeconds: 0.5 })
-    const before = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
     const load = await context.load({
       ...requests,
       connections,
       durationSeconds: settings.durationSeconds,
     })
-    const after = await server.process.ask<UsageReply>({ type: 'usage' }, 10_000)
+    const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
     return (after.usage.cpuMicros - before.usage.cpuMicros) / Math.max(1, load.requests)
   }
   const measured: TogglePair[] = []

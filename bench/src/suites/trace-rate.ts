@@ -1,5 +1,5 @@
 import { type BenchContext, startServer } from '../context.ts'
-import type { ServerMessage, ServerName } from '../protocol.ts'
+import type { ServerName, ServerReply } from '../protocol.ts'
 import { itemPath } from '../server/work.ts'
 
 /** Trace bytes per second at a fixed request rate, for one server and level. */
@@ -14,9 +14,6 @@ export interface TraceRate {
   /** Size of the snapshot file of the whole window divided by the window's length, bytes/s. */
   snapshotBytesPerSecond: number
 }
-
-type WindowReply = Extract<ServerMessage, { type: 'window' }>
-type SnapshotReply = Extract<ServerMessage, { type: 'snapshot' }>
 
 /**
  * Runs the realistic route of `server` at the fixed rate, with a recorder at
@@ -43,7 +40,7 @@ export async function measureTraceRate(
         overallRate: rate,
       })
     }
-    const before = await handle.process.ask<WindowReply>({ type: 'window' }, 10_000)
+    const before = await handle.process.ask<ServerReply<'window'>>({ type: 'window' }, 10_000)
     const t0 = performance.now()
     const load = await context.load({
       url,
@@ -51,11 +48,11 @@ export async function measureTraceRate(
       durationSeconds: settings.traceRateSeconds,
       overallRate: rate,
     })
-    const after = await handle.process.ask<WindowReply>({ type: 'window' }, 10_000)
+    const after = await handle.process.ask<ServerReply<'window'>>({ type: 'window' }, 10_000)
     const seconds = (performance.now() - t0) / 1000
     const spanSeconds = (performance.now() - started) / 1000
     const file = `${context.workDir}/trace-rate-${server}-${level}.json`
-    const { cost } = await handle.process.ask<SnapshotReply>(
+    const { cost } = await handle.process.ask<ServerReply<'snapshot'>>(
       { type: 'snapshot', file, probeMs: 0 },
       120_000,
     )
