@@ -35,7 +35,7 @@ export const configurations: readonly Configuration[] = [
     name: 'v8-profiler',
     label: "V8's CPU profiler alone",
     description:
-      "No flightrec: V8's CPU profiler started through `node:inspector` at flightrec's default 100 Hz, its samples never read. What having the profiler on costs, apart from anything flightrec does with it. Only with `--configurations`.",
+      "No flightrec: V8's CPU profiler started through `node:inspector` at flightrec's default sampling interval (100 Hz), its samples never read. What having the profiler on costs, apart from anything flightrec does with it. Only with `--configurations`.",
     optional: true,
   },
   {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { FlightRecorder } from '@flightrec/core'
+import { FlightRecorder, recorderDefaults } from '@flightrec/core'
 import type { ConfigurationName, Evidence, ServerName, ServerSpec } from '../protocol.ts'
 
 const require = createRequire(import.meta.url)
@@ -137,11 +137,12 @@ async function startV8Profiler(): Promise<Instrumentation> {
       session.post(method, params, (err) => (err ? reject(err) : resolve())),
     )
   await post('Profiler.enable')
-  await post('Profiler.setSamplingInterval', { interval: 10_000 })
+  const interval = recorderDefaults.samplingInterval
+  await post('Profiler.setSamplingInterval', { interval })
   await post('Profiler.start')
   return {
     recorder: undefined,
-    evidence: async () => ({ summary: "V8's CPU profiler on at 100 Hz", active: true }),
+    evidence: async () => ({ summary: `V8's CPU profiler on, every ${interval} µs`, active: true }),
   }
 }
 
