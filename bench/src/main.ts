@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { configurations } from './configurations.ts'
-import { type ProfileRequest, runProfile, runToggle } from './profile-commands.ts'
+import { type ProfileRequest, runIdle, runProfile, runToggle } from './profile-commands.ts'
 import type { ConfigurationName, ServerName } from './protocol.ts'
 import { writeResults } from './report/write.ts'
 import type { BenchResults } from './results.ts'
@@ -34,6 +34,9 @@ const usage = `Usage: pnpm bench [options]
   --toggle S/R[/N]        instead: one process of server S with flightrec default on route R; the recorder
                           is stopped and started between phases of load, off-on then on-off, N pairs
                           (default 8); prints CPU per request off and on, and the median paired difference
+  --idle S[/T]            instead: start server S under each configuration (or those of --configurations)
+                          and send it nothing; prints its CPU per second over T seconds (default 10),
+                          whole and by thread: the standing cost of a quiet service, median of --rounds
   --profile S/R/C         instead: run server S, route R (hello, realistic; guess for guess-number) under configuration C
                           with node --cpu-prof and print where its CPU went, e.g.
                           --profile express/realistic/flightrec-default
@@ -57,6 +60,7 @@ const options = {
   render: { type: 'boolean', default: false },
   profile: { type: 'string' },
   toggle: { type: 'string' },
+  idle: { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -122,6 +126,10 @@ const chosen = list<ConfigurationName>(
   configurations.map((c) => c.name),
   'configuration',
 )
+/** bare and the chosen configurations, or every one that is not optional. */
+const runConfigurations = chosen
+  ? configurations.map((c) => c.name).filter((n) => n === 'bare' || chosen.includes(n))
+  : configurations.filter((c) => !c.optional).map((c) => c.name)
 const chosenSuites = list<(typeof suites)[number]>(values.suites, suites, 'suite')
 const filtered = Boolean(servers || chosen || chosenSuites)
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -134,6 +142,13 @@ if (values.toggle) {
   const target = targets.find((t) => t.server === server && t.route === route)
   if (!target) fail(`unknown server/route '${server}/${route}'`)
   await runToggle(target, Math.round(positive(pairs, 'toggle', 8)), settings)
+  process.exit(0)
+}
+if (values.idle) {
+  const [server, seconds] = values.idle.split('/')
+  if (!targets.some((t) => t.server === server)) fail(`unknown server '${server}'`)
+  const idleSeconds = positive(seconds, 'idle', values.smoke ? 0.5 : 10)
+  await runIdle(server as ServerName, runConfigurations, idleSeconds, settings)
   process.exit(0)
 }
 if (values.profile) {
@@ -150,9 +165,7 @@ if (values.render) {
     settings,
     {
       targets: targets.filter((t) => !servers || servers.includes(t.server)),
-      configurations: chosen
-        ? configurations.map((c) => c.name).filter((n) => n === 'bare' || chosen.includes(n))
-        : configurations.filter((c) => !c.optional).map((c) => c.name),
+      configurations: runConfigurations,
       suites: chosenSuites ?? suites,
     },
     repo,

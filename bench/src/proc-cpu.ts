@@ -66,16 +66,39 @@ export function readThreads(pid: number): Map<string, number> {
   return ticks
 }
 
+/**
+ * CPU time of each thread group between two {@link readThreads} readings, in
+ * seconds divided by `per` (e.g. µs per request: `per` = requests / 1e6).
+ * Groups that used no time are left out.
+ */
+function threadTimePer(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  per: number,
+): Record<string, number> {
+  const result: Record<string, number> = {}
+  if (!(per > 0)) return result
+  for (const [name, ticks] of after) {
+    const used = ticks - (before.get(name) ?? 0)
+    if (used > 0) result[name] = used / ticksPerSecond / per
+  }
+  return result
+}
+
 /** CPU µs per request of each thread group between two {@link readThreads} readings. */
 export function threadMicrosPerRequest(
   before: Map<string, number>,
   after: Map<string, number>,
   requests: number,
 ): Record<string, number> {
-  const perRequest: Record<string, number> = {}
-  for (const [name, ticks] of after) {
-    const used = ticks - (before.get(name) ?? 0)
-    if (used > 0 && requests > 0) perRequest[name] = ((used / ticksPerSecond) * 1e6) / requests
-  }
-  return perRequest
+  return threadTimePer(before, after, requests / 1e6)
+}
+
+/** CPU ms per second of wall time of each thread group between two {@link readThreads} readings `seconds` apart. */
+export function threadMillisPerSecond(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  seconds: number,
+): Record<string, number> {
+  return threadTimePer(before, after, seconds / 1000)
 }

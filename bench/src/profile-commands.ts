@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Target } from './configurations.ts'
 import { type BenchContext, openContext } from './context.ts'
-import type { ConfigurationName } from './protocol.ts'
+import type { ConfigurationName, ServerName } from './protocol.ts'
 import type { BenchSettings } from './settings.ts'
+import { measureIdle } from './suites/idle.ts'
 import {
   type HotFunction,
   profileAnalyzer,
@@ -12,6 +13,37 @@ import {
   profileTarget,
 } from './suites/profile.ts'
 import { toggleTarget } from './suites/toggle.ts'
+
+/**
+ * Runs `--idle`: each configuration's server process left without load
+ * ({@link measureIdle}), and prints its CPU per second, whole and by thread.
+ */
+export async function runIdle(
+  server: ServerName,
+  configurations: readonly ConfigurationName[],
+  seconds: number,
+  settings: BenchSettings,
+) {
+  const context = await openContext(settings)
+  try {
+    const results = await measureIdle(context, server, configurations, settings.rounds, seconds)
+    context.log(
+      `${server}, no requests, ${seconds} s per process, median of ${settings.rounds} round(s):`,
+    )
+    for (const r of results) {
+      const threads = Object.entries(r.threads)
+        .filter(([, millis]) => millis > 0)
+        .sort(([, a], [, b]) => b - a)
+        .map(([name, millis]) => `${name} ${millis.toFixed(1)}`)
+      context.log(
+        `  ${r.configuration.padEnd(22)} ${r.cpuMillisPerSecond.toFixed(2).padStart(6)} ms CPU per second` +
+          (threads.length > 0 ? ` (${threads.join(', ')})` : ''),
+      )
+    }
+  } finally {
+    await context.close()
+  }
+}
 
 /**
  * Runs `--toggle`: the recorder stopped and started in one server process
@@ -27,6 +59,11 @@ export async function runToggle(target: Target, pairs: number, settings: BenchSe
         `on ${r.onMedian.toFixed(1)} µs/req (medians); median paired difference ` +
         `${r.pairedDifferenceMedian >= 0 ? '+' : ''}${r.pairedDifferenceMedian.toFixed(1)} µs/req (${share >= 0 ? '+' : ''}${share.toFixed(1)}%)`,
     )
+    const threads = Object.entries(r.threadDifferenceMedians)
+      .filter(([, micros]) => micros !== 0)
+      .map(([name, micros]) => `${name} ${micros >= 0 ? '+' : ''}${micros.toFixed(1)}`)
+    if (threads.length > 0)
+      context.log(`  by thread, median paired difference µs/req: ${threads.join(', ')}`)
   } finally {
     await context.close()
   }

@@ -1,5 +1,6 @@
 import type { Target } from '../configurations.ts'
 import { type BenchContext, startServer } from '../context.ts'
+import { readThreads, threadMicrosPerRequest } from '../proc-cpu.ts'
 import type { ServerReply } from '../protocol.ts'
 import { median } from '../stats.ts'
 import { requestsOf } from './throughput.ts'
@@ -8,6 +9,9 @@ import { requestsOf } from './throughput.ts'
 export interface TogglePair {
   offMicros: number
   onMicros: number
+  /** The same per thread group (see `readThreads`), from /proc: 10 ms ticks, so coarse per phase. */
+  offThreads: Record<string, number>
+  onThreads: Record<string, number>
 }
 
 /** What `--toggle` measured on one server route. */
@@ -18,6 +22,8 @@ export interface ToggleResult {
   onMedian: number
   /** Median over the pairs of (on - off): each pair ran back to back in the same process. */
   pairedDifferenceMedian: number
+  /** The same per thread group, µs per request; empty off Linux. */
+  threadDifferenceMedians: Record<string, number>
 }
 
 /**
@@ -38,7 +44,8 @@ export async function toggleTarget(
   const server = await startServer(context, target.server, 'flightrec-default')
   const requests = requestsOf(server.origin, target)
   const connections = settings.connections
-  const phase = async (on: boolean): Promise<number> => {
+  const pid = server.process.child.pid ?? -1
+  const phase = async (on: boolean): Promise<[number, Record<string, number>]> => {
     const reply = await server.process.ask<ServerReply<'recording'>>(
       { type: 'recording', on },
       30_000,
@@ -46,13 +53,18 @@ export async function toggleTarget(
     if (reply.enabled !== on) throw new Error(`the recorder did not turn ${on ? 'on' : 'off'}`)
     await context.load({ ...requests, connections, durationSeconds: 0.5 })
     const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
+    const threadsBefore = readThreads(pid)
     const load = await context.load({
       ...requests,
       connections,
       durationSeconds: settings.durationSeconds,
     })
+    const threadsAfter = readThreads(pid)
     const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-    return (after.usage.cpuMicros - before.usage.cpuMicros) / Math.max(1, load.requests)
+    return [
+      (after.usage.cpuMicros - before.usage.cpuMicros) / Math.max(1, load.requests),
+      threadMicrosPerRequest(threadsBefore, threadsAfter, load.requests),
+    ]
   }
   const measured: TogglePair[] = []
   try {
@@ -60,13 +72,11 @@ export async function toggleTarget(
       await context.load({ ...requests, connections, durationSeconds: settings.warmupSeconds })
     }
     for (let i = 0; i < pairs; i++) {
-      if (i % 2 === 0) {
-        const offMicros = await phase(false)
-        measured.push({ offMicros, onMicros: await phase(true) })
-      } else {
-        const onMicros = await phase(true)
-        measured.push({ offMicros: await phase(false), onMicros })
-      }
+      const [first, second] = i % 2 === 0 ? [false, true] : [true, false]
+      const a = await phase(first)
+      const b = await phase(second)
+      const [[offMicros, offThreads], [onMicros, onThreads]] = first ? [b, a] : [a, b]
+      measured.push({ offMicros, onMicros, offThreads, onThreads })
       const last = measured[measured.length - 1]
       context.log(
         `  ${target.server} ${target.route} pair ${i + 1}: off ${last.offMicros.toFixed(0)} µs/req, on ${last.onMicros.toFixed(0)} µs/req`,
@@ -81,5 +91,17 @@ export async function toggleTarget(
     offMedian: median(measured.map((p) => p.offMicros)),
     onMedian: median(measured.map((p) => p.onMicros)),
     pairedDifferenceMedian: median(measured.map((p) => p.onMicros - p.offMicros)),
+    threadDifferenceMedians: threadDifferences(measured),
   }
+}
+
+function threadDifferences(pairs: readonly TogglePair[]): Record<string, number> {
+  const names = new Set(
+    pairs.flatMap((p) => [...Object.keys(p.offThreads), ...Object.keys(p.onThreads)]),
+  )
+  const medians: Record<string, number> = {}
+  for (const name of names) {
+    medians[name] = median(pairs.map((p) => (p.onThreads[name] ?? 0) - (p.offThreads[name] ?? 0)))
+  }
+  return medians
 }
