@@ -23,3 +23,21 @@ export function toEpochMillis(micros: number): number {
 export function perfMillisToMicros(ms: number): number {
   return ms * 1000 + offsetMicros
 }
+
+type CpuUsageReader = () => { user: number; system: number }
+/** `process.threadCpuUsage` where Node.js has it (22.15+, 23.9+), else the whole process's `cpuUsage`. */
+const readThreadCpu: CpuUsageReader =
+  (process as { threadCpuUsage?: CpuUsageReader }).threadCpuUsage?.bind(process) ??
+  process.cpuUsage.bind(process)
+
+/**
+ * CPU time, in µs, the calling thread (the event loop's, for the recorder)
+ * has used so far. On Node.js 22 before 22.15, the whole process's instead.
+ * Used in place of `performance.eventLoopUtilization()`, which V8's CPU
+ * sampler skews: its signals interrupt the loop's wait in `epoll_wait`, and
+ * libuv then loses that wait's idle time, so an idle loop reads about 50% busy.
+ */
+export function threadCpuMicros(): number {
+  const usage = readThreadCpu()
+  return usage.user + usage.system
+}

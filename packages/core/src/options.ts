@@ -93,7 +93,9 @@ export interface FlightRecorderOptions {
   profileWindow?: number
   /**
    * A loop blocked for at least this many ms is recorded as a stall. Default
-   * 50. Stalls are found by a heartbeat of min(20, threshold / 2) ms.
+   * 50. Stalls are found by a heartbeat of min(20, threshold / 2) ms, slowed
+   * to 100 ms while the process is idle (no HTTP in flight, the loop under 5%
+   * busy for a second) and woken by the next request.
    */
   stallThreshold?: number
   /** How often, in ms, counters (heap, RSS, loop delay and utilisation, handles, requests in flight) are sampled. Default 500. */

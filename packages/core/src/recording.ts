@@ -35,6 +35,12 @@ export interface Recording {
    */
   loopDelayMaxMicros: number
   /**
+   * Tells the stall heartbeat that HTTP work has begun, so a quiet heartbeat
+   * beats fast again. Set by the stall source; a no-op without it. Cheap
+   * enough to call per request.
+   */
+  wakeHeartbeat: () => void
+  /**
    * Wraps `fn` (keeping its `this`): if it throws, the source is stopped and the
    * error reported once. The wrapper never throws.
    */
@@ -76,6 +82,7 @@ export class RecordingState implements Recording {
   inflightClient = 0
   loopDelayMaxMicros = 0
   attribute = false
+  wakeHeartbeat: () => void = () => {}
 
   constructor(options: ResolvedRecorderOptions, ring: Ring, errors: ErrorReporter) {
     this.options = options

@@ -69,4 +69,23 @@ describe('counter source', () => {
       expect(e.args?.utilization).toBeLessThanOrEqual(1)
     }
   })
+
+  it('reads an idle loop as idle and a blocked one as busy, with the CPU sampler on', async () => {
+    // performance.eventLoopUtilization() reads an idle loop about 50% busy
+    // while V8's sampler signals it; the loop's thread CPU time does not.
+    recorder = new FlightRecorder({ counterInterval: 100 })
+    recorder.start()
+    await sleep(450)
+    const end = performance.now() + 250
+    while (performance.now() < end) {}
+    await sleep(150)
+    const { file } = await snapshot(recorder)
+    const utilisation = eventsOf(file, 'flightrec.counter', 'C')
+      .filter((e) => e.name === 'event loop')
+      .map((e) => Number(e.args?.utilization))
+    expect(utilisation.length).toBeGreaterThanOrEqual(5)
+    // The first periods: the recorder starting, then idle.
+    expect(Math.min(...utilisation.slice(1, 4)), JSON.stringify(utilisation)).toBeLessThan(0.3)
+    expect(Math.max(...utilisation), JSON.stringify(utilisation)).toBeGreaterThan(0.3)
+  })
 })

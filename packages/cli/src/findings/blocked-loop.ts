@@ -84,7 +84,7 @@ function triggeringBlocks(ctx: Context): Block[] {
   const stallMs = ctx.model.meta.trigger?.stallMs
   const instant = ctx.model.triggers[ctx.model.triggers.length - 1]
   if (typeof stallMs !== 'number' || !instant) return ctx.blocks
-  // The heartbeat notices a stall within one period (at most 20 ms), then the trigger fires.
+  // The heartbeat's overdue beat notices a stall as soon as the loop is free, then the trigger fires.
   const lag = 50_000
   return ctx.blocks.filter(
     (b) => b.end <= instant.ts + 1000 && b.end >= instant.ts - stallMs * 1000 - lag,

@@ -1,12 +1,12 @@
-import { type EventLoopUtilization, performance } from 'node:perf_hooks'
-import { nowMicros } from '../clock.ts'
+import { nowMicros, threadCpuMicros } from '../clock.ts'
 import { EventKind } from '../events.ts'
 import type { Recording, Source } from '../recording.ts'
 
 /**
  * Counters sampled every `counterInterval` ms: heap used/total, RSS, external
  * memory, the worst event-loop delay (from the stall heartbeat, so to within a
- * beat of at most 20 ms) and the loop utilisation over the period,
+ * beat) and the loop utilisation over the period (the share of it the loop's
+ * thread spent on a CPU, see {@link threadCpuMicros}),
  * active handles, and HTTP requests in flight (served + outgoing). The same
  * tick seals an idle segment, so trimming by age happens even when nothing else does.
  */
@@ -21,15 +21,18 @@ export class CounterSource implements Source {
 
   start(): void {
     const rec = this.#rec
-    let elu: EventLoopUtilization = performance.eventLoopUtilization()
+    let lastTs = nowMicros()
+    let lastCpu = threadCpuMicros()
     const sample = rec.guard(this, () => {
       const ts = nowMicros()
       const seg = rec.segment(ts, 2)
       const mem = process.memoryUsage()
       seg.push(EventKind.MemoryCounters, ts, mem.heapUsed, mem.heapTotal, mem.rss, mem.external)
-      const now = performance.eventLoopUtilization()
-      const utilisation = performance.eventLoopUtilization(now, elu).utilization
-      elu = now
+      const cpu = threadCpuMicros()
+      const utilisation =
+        ts > lastTs ? Math.min(1, Math.max(0, (cpu - lastCpu) / (ts - lastTs))) : 0
+      lastTs = ts
+      lastCpu = cpu
       const maxDelayMs = Math.max(0, rec.loopDelayMaxMicros) / 1000
       rec.loopDelayMaxMicros = 0
       const handles = process.getActiveResourcesInfo().length

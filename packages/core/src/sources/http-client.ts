@@ -51,6 +51,7 @@ export class HttpClientSource implements Source {
       const id = nextCallId++
       ;(request as Tagged)[kCallId] = id
       rec.inflightClient++
+      rec.wakeHeartbeat()
       const ts = nowMicros()
       const requestId = rec.currentRequestId()
       const site = requestId < 0 && budget.take(ts) ? captureCaller() : undefined

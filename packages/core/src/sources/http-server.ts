@@ -106,6 +106,7 @@ export class HttpServerSource implements Source {
         seg.push(EventKind.RequestHeader, ts, id, s.intern(name), s.intern(text), 0)
       }
       rec.inflightServer++
+      rec.wakeHeartbeat()
       if (socket[kCloseListener] !== forwardSocketClose) {
         socket[kCloseListener] = forwardSocketClose
         socket.on('close', forwardSocketClose)
