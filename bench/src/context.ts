@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { readThreads } from './proc-cpu.ts'
 import { type BenchProcess, forkProcess } from './processes.ts'
 import type {
   ConfigurationName,
@@ -11,6 +12,7 @@ import type {
   LoadRun,
   ServerMessage,
   ServerName,
+  ServerReply,
   ServerRequest,
   ServerSpec,
 } from './protocol.ts'
@@ -38,6 +40,41 @@ export interface BenchContext {
 export interface ServerHandle {
   process: BenchProcess<ServerRequest, ServerMessage>
   origin: string
+}
+
+/** What a server process used while an action ran ({@link measureServerCpu}). */
+export interface ServerCpu<T> {
+  result: T
+  /** CPU time of the whole process, µs, as the process itself reports it. */
+  cpuMicros: number
+  peakRssBytes: number
+  /** Ticks per thread group before and after (`readThreads`), for `threadMicrosPerRequest` and the like. */
+  threadsBefore: Map<string, number>
+  threadsAfter: Map<string, number>
+}
+
+/**
+ * Runs `action` (a load, or a wait) between two readings of `server`'s CPU:
+ * the process's own `cpuUsage` over IPC, and its threads' ticks from /proc
+ * just inside them.
+ */
+export async function measureServerCpu<T>(
+  server: ServerHandle,
+  action: () => Promise<T>,
+): Promise<ServerCpu<T>> {
+  const pid = server.process.child.pid ?? -1
+  const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
+  const threadsBefore = readThreads(pid)
+  const result = await action()
+  const threadsAfter = readThreads(pid)
+  const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
+  return {
+    result,
+    cpuMicros: after.usage.cpuMicros - before.usage.cpuMicros,
+    peakRssBytes: after.usage.peakRssBytes,
+    threadsBefore,
+    threadsAfter,
+  }
 }
 
 const cpuTargetMs = 0.5

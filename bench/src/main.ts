@@ -35,7 +35,7 @@ const usage = `Usage: pnpm bench [options]
                           is stopped and started between phases of load, off-on then on-off, N pairs
                           (default 8); prints CPU per request off and on, and the median paired difference
   --idle S[/T]            instead: start server S under each configuration (or those of --configurations)
-                          and send it nothing; prints its CPU per second over T seconds (default 10),
+                          and send it nothing; prints its CPU per second over T seconds (default ${fullSettings.idleSeconds}),
                           whole and by thread: the standing cost of a quiet service, median of --rounds
   --profile S/R/C         instead: run server S, route R (hello, realistic; guess for guess-number) under configuration C
                           with node --cpu-prof and print where its CPU went, e.g.
@@ -147,7 +147,7 @@ if (values.toggle) {
 if (values.idle) {
   const [server, seconds] = values.idle.split('/')
   if (!targets.some((t) => t.server === server)) fail(`unknown server '${server}'`)
-  const idleSeconds = positive(seconds, 'idle', values.smoke ? 0.5 : 10)
+  const idleSeconds = positive(seconds, 'idle', settings.idleSeconds)
   await runIdle(server as ServerName, runConfigurations, idleSeconds, settings)
   process.exit(0)
 }

@@ -24,6 +24,8 @@ export interface BenchSettings {
   analyzerSnapshotsMiB: number[]
   /** Timed runs of `flightrec analyze` per snapshot; the run with the median wall time is reported. */
   analyzerRuns: number
+  /** `--idle`: how long each server process is left without a request, s (unless `--idle S/T` says). */
+  idleSeconds: number
   /** Where results go: the docs page and its chart (full run), or a temp folder (smoke). */
   writeDocs: boolean
   /**
@@ -46,6 +48,7 @@ export const fullSettings: Readonly<BenchSettings> = Object.freeze<BenchSettings
   snapshotWindowsMiB: [1, 10, 50],
   analyzerSnapshotsMiB: [10, 50],
   analyzerRuns: 3,
+  idleSeconds: 10,
   writeDocs: true,
   quickCheck: false,
 })
@@ -63,6 +66,7 @@ export const smokeSettings: Readonly<BenchSettings> = Object.freeze<BenchSetting
   snapshotWindowsMiB: [0.25],
   analyzerSnapshotsMiB: [0.25],
   analyzerRuns: 1,
+  idleSeconds: 0.5,
   writeDocs: false,
   quickCheck: true,
 })

@@ -13,6 +13,17 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+/**
+ * The median of each key over `records`, a record missing a key counting 0
+ * for it (per-thread-group figures, where a group that used no CPU is left out).
+ */
+export function medianByKey(records: readonly Record<string, number>[]): Record<string, number> {
+  const keys = new Set(records.flatMap((r) => Object.keys(r)))
+  const medians: Record<string, number> = {}
+  for (const key of keys) medians[key] = median(records.map((r) => r[key] ?? 0))
+  return medians
+}
+
 /** The smallest and largest of `values`. */
 export function range(values: readonly number[]): [number, number] {
   return [Math.min(...values), Math.max(...values)]

@@ -1,6 +1,6 @@
 import { configurations } from '../configurations.ts'
 import type { ConfigurationSummary, TargetSummary } from '../results.ts'
-import { median, range } from '../stats.ts'
+import { median, medianByKey, range } from '../stats.ts'
 import { runProblems, type ThroughputRun } from '../suites/throughput.ts'
 
 /**
@@ -39,7 +39,7 @@ export function summarizeThroughput(runs: readonly ThroughputRun[]): TargetSumma
         throughputRatioRange: range(perRound),
         p99Ratio: p99 / bareP99,
         cpuRatio: cpu / bareCpu,
-        threads: medianThreads(mine),
+        threads: medianByKey(mine.map((r) => r.threads ?? {})),
         otherCpus: median(mine.map((r) => r.otherCpus)),
         evidence: mine[mine.length - 1].evidence.summary,
         problems: [...new Set(mine.flatMap(runProblems))],
@@ -47,11 +47,4 @@ export function summarizeThroughput(runs: readonly ThroughputRun[]): TargetSumma
     }
     return { server, route, configurations: summaries }
   })
-}
-
-function medianThreads(runs: readonly ThroughputRun[]): Record<string, number> {
-  const names = new Set(runs.flatMap((r) => Object.keys(r.threads ?? {})))
-  const result: Record<string, number> = {}
-  for (const name of names) result[name] = median(runs.map((r) => r.threads?.[name] ?? 0))
-  return result
 }

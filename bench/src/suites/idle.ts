@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type BenchContext, startServer } from '../context.ts'
-import { readThreads, threadMillisPerSecond } from '../proc-cpu.ts'
-import type { ConfigurationName, ServerName, ServerReply } from '../protocol.ts'
-import { median } from '../stats.ts'
+import { type BenchContext, measureServerCpu, startServer } from '../context.ts'
+import { threadMillisPerSecond } from '../proc-cpu.ts'
+import type { ConfigurationName, ServerName } from '../protocol.ts'
+import { median, medianByKey } from '../stats.ts'
 
 /** What one configuration's server process cost while it served nothing. */
 export interface IdleResult {
@@ -36,19 +36,19 @@ export async function measureIdle(
     const order = round % 2 === 0 ? configurations : [...configurations].reverse()
     for (const configuration of order) {
       const handle = await startServer(context, server, configuration)
-      const pid = handle.process.child.pid ?? -1
       try {
         await sleep(1000)
-        const before = await handle.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-        const threadsBefore = readThreads(pid)
-        const startedAt = performance.now()
-        await sleep(seconds * 1000)
-        const threadsAfter = readThreads(pid)
-        const after = await handle.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-        const elapsed = (performance.now() - startedAt) / 1000
+        const measured = await measureServerCpu(handle, async () => {
+          const startedAt = performance.now()
+          await sleep(seconds * 1000)
+          return (performance.now() - startedAt) / 1000
+        })
+        const elapsed = measured.result
         const reading = readings.get(configuration)
-        reading?.cpu.push((after.usage.cpuMicros - before.usage.cpuMicros) / 1000 / elapsed)
-        reading?.threads.push(threadMillisPerSecond(threadsBefore, threadsAfter, elapsed))
+        reading?.cpu.push(measured.cpuMicros / 1000 / elapsed)
+        reading?.threads.push(
+          threadMillisPerSecond(measured.threadsBefore, measured.threadsAfter, elapsed),
+        )
         context.log(
           `  ${server} ${configuration} round ${round + 1}: ${reading?.cpu.at(-1)?.toFixed(2)} ms of CPU per second`,
         )
@@ -59,9 +59,6 @@ export async function measureIdle(
   }
   return configurations.map((configuration) => {
     const { cpu, threads } = readings.get(configuration) ?? { cpu: [], threads: [] }
-    const names = new Set(threads.flatMap((t) => Object.keys(t)))
-    const medians: Record<string, number> = {}
-    for (const name of names) medians[name] = median(threads.map((t) => t[name] ?? 0))
-    return { configuration, cpuMillisPerSecond: median(cpu), threads: medians }
+    return { configuration, cpuMillisPerSecond: median(cpu), threads: medianByKey(threads) }
   })
 }

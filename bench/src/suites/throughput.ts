@@ -1,6 +1,6 @@
 import { type Configuration, configurations, type Target } from '../configurations.ts'
-import { type BenchContext, type ServerHandle, startServer } from '../context.ts'
-import { otherCpus, readCpu, readThreads, threadMicrosPerRequest } from '../proc-cpu.ts'
+import { type BenchContext, measureServerCpu, type ServerHandle, startServer } from '../context.ts'
+import { otherCpus, readCpu, threadMicrosPerRequest } from '../proc-cpu.ts'
 import type { Evidence, LoadResult, LoadRun, ServerReply } from '../protocol.ts'
 
 /** One measurement of one configuration of one server route. */
@@ -43,19 +43,18 @@ async function measureRoutes(
       await context.load({ ...requests, connections, durationSeconds: settings.warmupSeconds })
     }
     const pids = [...context.pids, server.process.child.pid ?? -1]
-    const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-    const threadsBefore = readThreads(server.process.child.pid ?? -1)
-    const machineBefore = readCpu(pids)
-    const load = await context.load({
-      ...requests,
-      connections,
-      durationSeconds: settings.durationSeconds,
-      ...(settings.quickCheck ? { amount: settings.checkRequests } : {}),
+    const measured = await measureServerCpu(server, async () => {
+      const machineBefore = readCpu(pids)
+      const load = await context.load({
+        ...requests,
+        connections,
+        durationSeconds: settings.durationSeconds,
+        ...(settings.quickCheck ? { amount: settings.checkRequests } : {}),
+      })
+      return { load, otherCpus: otherCpus(machineBefore, readCpu(pids)) }
     })
-    const machineAfter = readCpu(pids)
-    const threadsAfter = readThreads(server.process.child.pid ?? -1)
-    const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-    const cpuMicros = after.usage.cpuMicros - before.usage.cpuMicros
+    const { load } = measured.result
+    const { cpuMicros, threadsBefore, threadsAfter } = measured
     runs.push({
       server: target.server,
       route: target.route,
@@ -63,8 +62,8 @@ async function measureRoutes(
       round,
       load,
       cpuMicrosPerRequest: load.requests > 0 ? cpuMicros / load.requests : Number.NaN,
-      peakRssBytes: after.usage.peakRssBytes,
-      otherCpus: otherCpus(machineBefore, machineAfter),
+      peakRssBytes: measured.peakRssBytes,
+      otherCpus: measured.result.otherCpus,
       threads: threadMicrosPerRequest(threadsBefore, threadsAfter, load.requests),
     })
   }

@@ -1,8 +1,8 @@
 import type { Target } from '../configurations.ts'
-import { type BenchContext, startServer } from '../context.ts'
-import { readThreads, threadMicrosPerRequest } from '../proc-cpu.ts'
+import { type BenchContext, measureServerCpu, startServer } from '../context.ts'
+import { threadMicrosPerRequest } from '../proc-cpu.ts'
 import type { ServerReply } from '../protocol.ts'
-import { median } from '../stats.ts'
+import { median, medianByKey } from '../stats.ts'
 import { requestsOf } from './throughput.ts'
 
 /** CPU per request of one phase with the recorder off and the next with it on, µs. */
@@ -44,7 +44,6 @@ export async function toggleTarget(
   const server = await startServer(context, target.server, 'flightrec-default')
   const requests = requestsOf(server.origin, target)
   const connections = settings.connections
-  const pid = server.process.child.pid ?? -1
   const phase = async (on: boolean): Promise<[number, Record<string, number>]> => {
     const reply = await server.process.ask<ServerReply<'recording'>>(
       { type: 'recording', on },
@@ -52,18 +51,13 @@ export async function toggleTarget(
     )
     if (reply.enabled !== on) throw new Error(`the recorder did not turn ${on ? 'on' : 'off'}`)
     await context.load({ ...requests, connections, durationSeconds: 0.5 })
-    const before = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
-    const threadsBefore = readThreads(pid)
-    const load = await context.load({
-      ...requests,
-      connections,
-      durationSeconds: settings.durationSeconds,
-    })
-    const threadsAfter = readThreads(pid)
-    const after = await server.process.ask<ServerReply<'usage'>>({ type: 'usage' }, 10_000)
+    const measured = await measureServerCpu(server, () =>
+      context.load({ ...requests, connections, durationSeconds: settings.durationSeconds }),
+    )
+    const { requests: served } = measured.result
     return [
-      (after.usage.cpuMicros - before.usage.cpuMicros) / Math.max(1, load.requests),
-      threadMicrosPerRequest(threadsBefore, threadsAfter, load.requests),
+      measured.cpuMicros / Math.max(1, served),
+      threadMicrosPerRequest(measured.threadsBefore, measured.threadsAfter, served),
     ]
   }
   const measured: TogglePair[] = []
@@ -91,17 +85,15 @@ export async function toggleTarget(
     offMedian: median(measured.map((p) => p.offMicros)),
     onMedian: median(measured.map((p) => p.onMicros)),
     pairedDifferenceMedian: median(measured.map((p) => p.onMicros - p.offMicros)),
-    threadDifferenceMedians: threadDifferences(measured),
+    threadDifferenceMedians: medianByKey(measured.map(threadDifference)),
   }
 }
 
-function threadDifferences(pairs: readonly TogglePair[]): Record<string, number> {
-  const names = new Set(
-    pairs.flatMap((p) => [...Object.keys(p.offThreads), ...Object.keys(p.onThreads)]),
-  )
-  const medians: Record<string, number> = {}
-  for (const name of names) {
-    medians[name] = median(pairs.map((p) => (p.onThreads[name] ?? 0) - (p.offThreads[name] ?? 0)))
+/** Per thread group, on - off within one pair (a group missing on one side counts 0 there). */
+function threadDifference(pair: TogglePair): Record<string, number> {
+  const difference: Record<string, number> = {}
+  for (const name of new Set([...Object.keys(pair.offThreads), ...Object.keys(pair.onThreads)])) {
+    difference[name] = (pair.onThreads[name] ?? 0) - (pair.offThreads[name] ?? 0)
   }
-  return medians
+  return difference
 }
